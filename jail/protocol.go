@@ -1,0 +1,199 @@
+package jail
+
+// The control protocol between the caller (host side) and the jail init.
+//
+// Transport: an AF_UNIX SOCK_SEQPACKET socket pair, so every message keeps
+// its boundaries and carries its file descriptors (SCM_RIGHTS) with it. A
+// message is one JSON object; fds ride in the same packet.
+//
+//	caller                                   init (PID 1 in the jail)
+//	  │── setup {spec} [+ idmapped lower fd] ──▶│ mounts, pivot_root, hostname, lo
+//	  │◀── ready {} | error {msg} ──────────────│
+//	  │── spawn {id, proc} [+ stdin,out,err] ──▶│ fork+exec as proc.UID
+//	  │◀── result {id, pid} [+ pty master] ─────│
+//	  │── signal {id, pid, sig} ───────────────▶│
+//	  │◀── result {id} ─────────────────────────│
+//	  │◀── exit {pid, code, sig} ───────────────│ (async, when a spawned process ends)
+//	  │── stop {} ─────────────────────────────▶│ TERM, grace, KILL everyone, exit
+//
+// Requests carry an id; their result echoes it. New request kinds (dial,
+// listen, agent socket) add a type and a field, and return their fds in the
+// result the same way spawn returns the pty master.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Message types.
+const (
+	msgSetup  = "setup"
+	msgReady  = "ready"
+	msgError  = "error"
+	msgSpawn  = "spawn"
+	msgSignal = "signal"
+	msgResult = "result"
+	msgExit   = "exit"
+	msgStop   = "stop"
+)
+
+// maxMessage bounds one packet; specs and spawn requests are far smaller.
+const maxMessage = 1 << 20
+
+// maxFDs bounds the descriptors one packet may carry.
+const maxFDs = 8
+
+// message is the one envelope of the protocol.
+type message struct {
+	Type   string         `json:"type"`
+	ID     uint64         `json:"id,omitempty"`
+	Spec   *Spec          `json:"spec,omitempty"`
+	Spawn  *ProcSpec      `json:"spawn,omitempty"`
+	Signal int            `json:"signal,omitempty"`
+	Pid    int            `json:"pid,omitempty"`
+	Exit   *ExitStatus    `json:"exit,omitempty"`
+	Error  string         `json:"error,omitempty"`
+	Grace  int            `json:"grace_ms,omitempty"` // stop: how long processes get between SIGTERM and SIGKILL
+}
+
+// ProcSpec is a process to run in the jail.
+type ProcSpec struct {
+	Argv []string `json:"argv"` // argv[0] without a slash is looked up in Env's PATH
+	Arg0 string   `json:"arg0"` // argv[0] as the program sees it ("-bash" for a login shell); "" = Argv[0]
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"` // working directory inside; "/" if it cannot be entered
+	UID  uint32   `json:"uid"` // inside the jail
+	GID  uint32   `json:"gid"`
+	// Pty asks init for a terminal from the jail's devpts; the master comes
+	// back to the caller. Without it the caller passes stdin, stdout and
+	// stderr.
+	Pty  bool   `json:"pty"`
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
+}
+
+// ExitStatus is how a jailed process ended.
+type ExitStatus struct {
+	Code   int `json:"code"`   // exit code, if it exited
+	Signal int `json:"signal"` // signal number, if a signal killed it (then Code is 128+Signal)
+}
+
+// conn is one end of the control socket.
+type conn struct {
+	f *os.File
+}
+
+func (c *conn) send(m *message, fds ...int) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s message: %w", m.Type, err)
+	}
+	if len(b) > maxMessage {
+		return fmt.Errorf("encode %s message: %d bytes is over the %d limit", m.Type, len(b), maxMessage)
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("send %s: %w", m.Type, err)
+	}
+	var serr error
+	werr := rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendmsg(int(fd), b, oob, nil, 0)
+		return serr != unix.EAGAIN
+	})
+	if werr != nil {
+		return fmt.Errorf("send %s: %w", m.Type, werr)
+	}
+	if serr != nil {
+		return fmt.Errorf("send %s: %w", m.Type, serr)
+	}
+	return nil
+}
+
+// errClosed means the peer closed the control connection.
+var errClosed = errors.New("control connection closed")
+
+// recv reads one message and the fds that came with it; the fds are
+// close-on-exec and belong to the caller.
+func (c *conn) recv() (*message, []*os.File, error) {
+	buf := make([]byte, maxMessage)
+	oob := make([]byte, unix.CmsgSpace(maxFDs*4))
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return nil, nil, fmt.Errorf("recv: %w", err)
+	}
+	var n, oobn, flags int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("recv: %w", err)
+	}
+	files, err := parseRights(oob[:oobn])
+	if err != nil {
+		return nil, nil, err
+	}
+	if n == 0 {
+		closeAll(files)
+		return nil, nil, errClosed
+	}
+	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+		closeAll(files)
+		return nil, nil, errors.New("recv: message or its descriptors truncated")
+	}
+	m := new(message)
+	if err := json.Unmarshal(buf[:n], m); err != nil {
+		closeAll(files)
+		return nil, nil, fmt.Errorf("decode message: %w", err)
+	}
+	return m, files, nil
+}
+
+func parseRights(oob []byte) ([]*os.File, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	cmsgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("parse control message: %w", err)
+	}
+	var files []*os.File
+	for _, cm := range cmsgs {
+		fds, err := unix.ParseUnixRights(&cm)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			files = append(files, os.NewFile(uintptr(fd), "passed-fd"))
+		}
+	}
+	return files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// socketPair returns both ends of a close-on-exec SEQPACKET pair. They are
+// non-blocking so the runtime poller waits on them and Close wakes a reader.
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "control"), os.NewFile(uintptr(fds[1]), "control-init"), nil
+}

@@ -1,0 +1,98 @@
+package jail
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+)
+
+// User modes: who the login user is inside the jail.
+const (
+	// UserModeSelf keeps the user's own uid/gid inside; jail root is the
+	// first subordinate id.
+	UserModeSelf = "self"
+	// UserModeRoot makes the user uid 0 inside.
+	UserModeRoot = "root"
+)
+
+// RootfsHost selects the host's / (read-only) as the jail's root.
+const RootfsHost = "host"
+
+// IDRange is the number of ids a jail maps: 0..65535 inside.
+const IDRange = 65536
+
+// Spec is everything Start needs to build a jail. It is pure data: it
+// travels to the jail init as JSON, and Validate checks it before any
+// syscall is made.
+type Spec struct {
+	ID       string `json:"id"`       // session id, [a-z0-9]+
+	User     string `json:"user"`     // login name
+	UID      uint32 `json:"uid"`      // host uid of the user
+	GID      uint32 `json:"gid"`      // host primary gid of the user
+	Home     string `json:"home"`     // host path of the home, bound read-write at the same path
+	SubUID   uint32 `json:"sub_uid"`  // first id of the user's subordinate uid range
+	SubGID   uint32 `json:"sub_gid"`  // first id of the user's subordinate gid range
+	UserMode string `json:"user_mode"` // UserModeSelf or UserModeRoot
+
+	Rootfs   string   `json:"rootfs"`   // RootfsHost or an absolute image directory (per-session tmpfs overlay)
+	Hostname string   `json:"hostname"` // already expanded from the policy template
+	TmpSize  int64    `json:"tmp_size"` // bytes for each of /tmp, /var/tmp, /run, /dev/shm
+	Hide     []string `json:"hide"`     // absolute paths hidden behind an empty tmpfs (state, keys, config)
+
+	// SessionDir is a host directory the jail init mounts its scratch
+	// tmpfs on. Start creates it; Reclaim removes it.
+	SessionDir string `json:"session_dir"`
+
+	// KeepAlive makes init outlive its control connection (PAM mode, where
+	// the process that built the jail exits); otherwise a closed control
+	// connection ends the jail, so a killed caller leaves no live jail.
+	KeepAlive bool `json:"keep_alive"`
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9]{1,32}$`)
+
+// hostnamePattern is one or more RFC 1123 labels, 64 bytes at most.
+var hostnamePattern = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+
+// Validate checks the spec for values that would make a broken or unsafe
+// jail. It runs before any privileged step.
+func (s *Spec) Validate() error {
+	var errs []error
+	if !idPattern.MatchString(s.ID) {
+		errs = append(errs, fmt.Errorf("session id %q: want 1-32 of [a-z0-9]", s.ID))
+	}
+	if s.User == "" {
+		errs = append(errs, errors.New("user: empty"))
+	}
+	if s.UserMode != UserModeSelf && s.UserMode != UserModeRoot {
+		errs = append(errs, fmt.Errorf("user_mode %q: want %q or %q", s.UserMode, UserModeSelf, UserModeRoot))
+	}
+	for _, p := range []struct{ name, path string }{{"home", s.Home}, {"session dir", s.SessionDir}} {
+		if !isCleanAbs(p.path) || p.path == "/" {
+			errs = append(errs, fmt.Errorf("%s %q: want a clean absolute path other than /", p.name, p.path))
+		}
+	}
+	if s.Rootfs != RootfsHost && (!isCleanAbs(s.Rootfs) || s.Rootfs == "/") {
+		errs = append(errs, fmt.Errorf("rootfs %q: want %q or a clean absolute directory", s.Rootfs, RootfsHost))
+	}
+	if len(s.Hostname) > 64 || !hostnamePattern.MatchString(s.Hostname) {
+		errs = append(errs, fmt.Errorf("hostname %q: not a valid hostname", s.Hostname))
+	}
+	if s.TmpSize < 1<<20 {
+		errs = append(errs, fmt.Errorf("tmp size %d: want at least 1M", s.TmpSize))
+	}
+	for _, h := range s.Hide {
+		if !isCleanAbs(h) || h == "/" {
+			errs = append(errs, fmt.Errorf("hide %q: want a clean absolute path other than /", h))
+		}
+	}
+	if _, err := s.UIDMap(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func isCleanAbs(p string) bool {
+	return filepath.IsAbs(p) && filepath.Clean(p) == p
+}
