@@ -49,15 +49,15 @@ const maxFDs = 8
 
 // message is the one envelope of the protocol.
 type message struct {
-	Type   string         `json:"type"`
-	ID     uint64         `json:"id,omitempty"`
-	Spec   *Spec          `json:"spec,omitempty"`
-	Spawn  *ProcSpec      `json:"spawn,omitempty"`
-	Signal int            `json:"signal,omitempty"`
-	Pid    int            `json:"pid,omitempty"`
-	Exit   *ExitStatus    `json:"exit,omitempty"`
-	Error  string         `json:"error,omitempty"`
-	Grace  int            `json:"grace_ms,omitempty"` // stop: how long processes get between SIGTERM and SIGKILL
+	Type   string      `json:"type"`
+	ID     uint64      `json:"id,omitempty"`
+	Spec   *Spec       `json:"spec,omitempty"`
+	Spawn  *ProcSpec   `json:"spawn,omitempty"`
+	Signal int         `json:"signal,omitempty"`
+	Pid    int         `json:"pid,omitempty"`
+	Exit   *ExitStatus `json:"exit,omitempty"`
+	Error  string      `json:"error,omitempty"`
+	Grace  int         `json:"grace_ms,omitempty"` // stop: how long processes get between SIGTERM and SIGKILL
 }
 
 // ProcSpec is a process to run in the jail.

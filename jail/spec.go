@@ -26,13 +26,13 @@ const IDRange = 65536
 // travels to the jail init as JSON, and Validate checks it before any
 // syscall is made.
 type Spec struct {
-	ID       string `json:"id"`       // session id, [a-z0-9]+
-	User     string `json:"user"`     // login name
-	UID      uint32 `json:"uid"`      // host uid of the user
-	GID      uint32 `json:"gid"`      // host primary gid of the user
-	Home     string `json:"home"`     // host path of the home, bound read-write at the same path
-	SubUID   uint32 `json:"sub_uid"`  // first id of the user's subordinate uid range
-	SubGID   uint32 `json:"sub_gid"`  // first id of the user's subordinate gid range
+	ID       string `json:"id"`        // session id, [a-z0-9]+
+	User     string `json:"user"`      // login name
+	UID      uint32 `json:"uid"`       // host uid of the user
+	GID      uint32 `json:"gid"`       // host primary gid of the user
+	Home     string `json:"home"`      // host path of the home, bound read-write at the same path
+	SubUID   uint32 `json:"sub_uid"`   // first id of the user's subordinate uid range
+	SubGID   uint32 `json:"sub_gid"`   // first id of the user's subordinate gid range
 	UserMode string `json:"user_mode"` // UserModeSelf or UserModeRoot
 
 	Rootfs   string   `json:"rootfs"`   // RootfsHost or an absolute image directory (per-session tmpfs overlay)
