@@ -1,0 +1,52 @@
+# loginjail — build, run and test.
+#   make build   build bin/loginjail
+#   make run     install dependencies, build, serve SSH with the embedded defaults
+#   make test    install dependencies, build, go vet and the whole test suite
+#                (end-to-end tests need root: sudo make test)
+#   make bench   run bench/*.sh
+#   make deps    install build/run/test dependencies (packaging/deps.sh, root)
+
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+BIN := bin/loginjail
+
+# cgo is required (PAM, the nsenter constructor of `loginjail enter`).
+export CGO_ENABLED := 1
+# Let tests and scripts that run `go` find the same toolchain.
+ifneq ($(findstring /,$(GO)),)
+export PATH := $(patsubst %/,%,$(dir $(GO))):$(PATH)
+endif
+
+# Prerequisites run in the order written (deps before build before tests).
+.NOTPARALLEL:
+
+.PHONY: all deps build run test bench clean
+
+all: build
+
+deps:
+	bash packaging/deps.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/loginjail
+
+run: deps build
+	./$(BIN) sshd
+
+# LOGINJAIL_BIN hands the binary built above to the end-to-end tests, so
+# test/testutil.Binary does not build it again in every test package.
+test: deps build
+	$(GO) vet ./...
+	LOGINJAIL_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 40m ./...
+
+bench: build
+	@found=0; \
+	for f in bench/*.sh; do \
+		[ -e "$$f" ] || continue; \
+		found=1; \
+		echo "== $$f"; \
+		LOGINJAIL_BIN=$(CURDIR)/$(BIN) bash "$$f" || exit 1; \
+	done; \
+	[ "$$found" -eq 1 ] || echo "bench: no bench/*.sh scripts"
+
+clean:
+	rm -rf bin
