@@ -1,6 +1,7 @@
 # loginjail — build, run and test.
 #   make build   build bin/loginjail
-#   make run     install dependencies, build, serve SSH with the embedded defaults
+#   make run     install dependencies, build, open a jailed shell for $SUDO_USER
+#                on the embedded defaults (JAIL_USER=name for another user)
 #   make test    install dependencies, build, go vet and the whole test suite
 #                (end-to-end tests need root: sudo make test)
 #   make bench   run bench/*.sh
@@ -29,8 +30,12 @@ deps:
 build:
 	$(GO) build -o $(BIN) ./cmd/loginjail
 
+# Until `loginjail sshd` lands, the main job is a jailed shell for the
+# user who ran sudo (JAIL_USER=name to pick another).
+JAIL_USER ?= $(SUDO_USER)
 run: deps build
-	./$(BIN) sshd
+	@[ -n "$(JAIL_USER)" ] || { echo "make run: set JAIL_USER=name (the user to jail)"; exit 2; }
+	./$(BIN) run --user $(JAIL_USER)
 
 # LOGINJAIL_BIN hands the binary built above to the end-to-end tests, so
 # test/testutil.Binary does not build it again in every test package.

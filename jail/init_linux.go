@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -24,9 +25,13 @@ import (
 func Init() {
 	// A vanished caller must not kill init through SIGPIPE on its log.
 	signal.Ignore(syscall.SIGPIPE)
+	// Name it in ps: re-executed through /proc/self/exe it would be "exe".
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initName[0])), 0, 0, 0)
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 	os.Exit(runInit())
 }
+
+var initName = []byte("loginjail-init\x00")
 
 func runInit() int {
 	fd, err := strconv.Atoi(os.Getenv(initFDEnv))

@@ -104,6 +104,9 @@ func prepareSessionDirFromParent(spec *Spec) error {
 	if err := os.MkdirAll(parent, 0o711); err != nil {
 		return fmt.Errorf("create %s: %w", parent, err)
 	}
+	if err := checkTraversable(parent); err != nil {
+		return err
+	}
 	if err := os.Mkdir(spec.SessionDir, 0o700); err != nil {
 		return fmt.Errorf("create session dir: %w", err)
 	}
@@ -113,6 +116,25 @@ func prepareSessionDirFromParent(spec *Spec) error {
 		return fmt.Errorf("chown session dir %s: %w", spec.SessionDir, err)
 	}
 	return nil
+}
+
+// checkTraversable makes sure every directory down to dir lets others
+// search it: the jail's root owns nothing on the host, so a 0700 parent
+// would stop it from reaching its session dir, with a bare EACCES deep in
+// init.
+func checkTraversable(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("state dir: %w", err)
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("state dir %s: %s (mode %04o) is not searchable by others, which a jail's root needs; chmod o+x %s", dir, d, st.Mode().Perm(), d)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
 
 // hostIDOf maps an inside uid/gid to the host ids.

@@ -94,17 +94,18 @@ func (g *Registry) Create(r *Record) error {
 	if err := os.Chmod(g.Dir, 0o711); err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
-	f, err := os.OpenFile(g.path(r.ID), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("registry: session %s: %w", r.ID, err)
-	}
-	f.Close()
-	return g.Update(r)
+	return g.write(r, true)
 }
 
 // Update replaces r's record atomically: readers see the old or the new
 // file, never half of one.
 func (g *Registry) Update(r *Record) error {
+	return g.write(r, false)
+}
+
+// write puts r in a temp file and then links it into place (exclusive:
+// fails if the id is taken) or renames it over the old record.
+func (g *Registry) write(r *Record, exclusive bool) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("registry: encode %s: %w", r.ID, err)
@@ -124,6 +125,12 @@ func (g *Registry) Update(r *Record) error {
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("registry: %w", err)
+	}
+	if exclusive {
+		if err := os.Link(tmp.Name(), g.path(r.ID)); err != nil {
+			return fmt.Errorf("registry: session %s: %w", r.ID, err)
+		}
+		return nil
 	}
 	if err := os.Rename(tmp.Name(), g.path(r.ID)); err != nil {
 		return fmt.Errorf("registry: %w", err)

@@ -135,8 +135,12 @@ func cmdEnter(args []string) int {
 	if reg == nil {
 		return code
 	}
+	argv := fs.Args()[1:]
+	if len(argv) > 0 && argv[0] == "--" {
+		argv = argv[1:]
+	}
 	code, err := reg.Enter(session.EnterOptions{
-		Target: fs.Arg(0), Root: *root, Argv: fs.Args()[1:],
+		Target: fs.Arg(0), Root: *root, Argv: argv,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 	if err != nil {
