@@ -1,0 +1,212 @@
+package netpolicy
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// The firewall matches packets against per-session set elements, never
+// per-session rules. A session's elements all start with its jail's
+// address, so they can be removed exactly. Each policy entry becomes a box
+// in (destination, protocol, port) space; the boxes of one session are made
+// disjoint first, because the kernel's concatenated interval sets (pipapo)
+// refuse an element whose start or end lies inside another one.
+
+// interval is an inclusive range of one dimension.
+type interval struct{ lo, hi uint32 }
+
+// box is a product of intervals, one per dimension.
+type box []interval
+
+const (
+	protoTCP = 6
+	protoUDP = 17
+)
+
+var linkLocal = netip.MustParsePrefix("169.254.0.0/16")
+
+// element is one set element: Key is the start, KeyEnd the inclusive end
+// (both the jail address followed by the box's bounds).
+type element struct{ Key, KeyEnd []byte }
+
+// sessionElems are everything one session adds to the firewall's sets.
+type sessionElems struct {
+	ip        netip.Addr
+	allowAll  bool      // empty Allow: jail ip goes into @allow_all
+	allow     []element // @egress_allow: ip . daddr . l4proto . dport
+	deny      []element // @egress_deny: same key
+	hostAllow []element // @host_allow: ip . l4proto . dport
+}
+
+func prefixInterval(p netip.Prefix) interval {
+	if !p.IsValid() {
+		return interval{0, ^uint32(0)}
+	}
+	p = p.Masked()
+	lo := binary.BigEndian.Uint32(p.Addr().AsSlice())
+	hi := lo | (^uint32(0) >> p.Bits())
+	if p.Bits() == 0 {
+		hi = ^uint32(0)
+	}
+	return interval{lo, hi}
+}
+
+// protoPorts returns the (protocol, port) intervals a rule covers.
+func protoPorts(r Rule) [][2]interval {
+	ports := interval{0, 65535}
+	if r.PortLo != 0 || r.PortHi != 0 {
+		ports = interval{uint32(r.PortLo), uint32(r.PortHi)}
+	}
+	switch r.Proto {
+	case "tcp":
+		return [][2]interval{{{protoTCP, protoTCP}, ports}}
+	case "udp":
+		return [][2]interval{{{protoUDP, protoUDP}, ports}}
+	}
+	if ports == (interval{0, 65535}) {
+		return [][2]interval{{{0, 255}, ports}}
+	}
+	return [][2]interval{{{protoTCP, protoTCP}, ports}, {{protoUDP, protoUDP}, ports}}
+}
+
+// egressBoxes turns rules into disjoint (daddr, proto, port) boxes. With
+// clipLinkLocal, a rule not inside 169.254.0.0/16 loses that range: only an
+// explicit link-local entry opens it.
+func egressBoxes(rules []Rule, clipLinkLocal bool) []box {
+	ll := box{prefixInterval(linkLocal), {0, 255}, {0, 65535}}
+	var all []box
+	for _, r := range rules {
+		for _, pp := range protoPorts(r) {
+			b := box{prefixInterval(r.Net), pp[0], pp[1]}
+			bs := []box{b}
+			if clipLinkLocal && !(r.Net.IsValid() && linkLocal.Contains(r.Net.Addr()) && r.Net.Bits() >= linkLocal.Bits()) {
+				bs = subtract(b, ll)
+			}
+			all = append(all, bs...)
+		}
+	}
+	return disjoint(all)
+}
+
+func hostBoxes(rules []Rule) []box {
+	var all []box
+	for _, r := range rules {
+		for _, pp := range protoPorts(r) {
+			all = append(all, box{pp[0], pp[1]})
+		}
+	}
+	return disjoint(all)
+}
+
+func (b box) intersects(o box) bool {
+	for i := range b {
+		if b[i].hi < o[i].lo || o[i].hi < b[i].lo {
+			return false
+		}
+	}
+	return true
+}
+
+func (b box) within(o box) bool {
+	for i := range b {
+		if b[i].lo < o[i].lo || b[i].hi > o[i].hi {
+			return false
+		}
+	}
+	return true
+}
+
+// subtract returns b minus o as disjoint boxes (at most 2 per dimension).
+func subtract(b, o box) []box {
+	if !b.intersects(o) {
+		return []box{b}
+	}
+	rest := append(box(nil), b...)
+	var out []box
+	for d := range rest {
+		if rest[d].lo < o[d].lo {
+			p := append(box(nil), rest...)
+			p[d] = interval{rest[d].lo, o[d].lo - 1}
+			out = append(out, p)
+			rest[d].lo = o[d].lo
+		}
+		if rest[d].hi > o[d].hi {
+			p := append(box(nil), rest...)
+			p[d] = interval{o[d].hi + 1, rest[d].hi}
+			out = append(out, p)
+			rest[d].hi = o[d].hi
+		}
+	}
+	return out // what is left of rest lies inside o
+}
+
+// disjoint returns boxes covering the same points as in, pairwise disjoint.
+func disjoint(in []box) []box {
+	var out []box
+	for _, b := range in {
+		pieces := []box{b}
+		for _, o := range out {
+			var next []box
+			for _, p := range pieces {
+				if p.within(o) {
+					continue
+				}
+				next = append(next, subtract(p, o)...)
+			}
+			pieces = next
+			if len(pieces) == 0 {
+				break
+			}
+		}
+		out = append(out, pieces...)
+	}
+	return out
+}
+
+// widths of each dimension in a set key: addresses 4 bytes, protocol 1 and
+// port 2, each padded to a 4-byte register as nftables concatenations are.
+var (
+	egressWidths = []int{4, 1, 2}
+	hostWidths   = []int{1, 2}
+)
+
+func encode(ip netip.Addr, b box, widths []int, end bool) []byte {
+	a := ip.As4()
+	key := append(make([]byte, 0, 4+4*len(b)), a[:]...)
+	for i, iv := range b {
+		v := iv.lo
+		if end {
+			v = iv.hi
+		}
+		var w [4]byte
+		switch widths[i] {
+		case 4:
+			binary.BigEndian.PutUint32(w[:], v)
+		case 2:
+			binary.BigEndian.PutUint16(w[:2], uint16(v))
+		case 1:
+			w[0] = byte(v)
+		}
+		key = append(key, w[:]...)
+	}
+	return key
+}
+
+func elementsFor(ip netip.Addr, boxes []box, widths []int) []element {
+	els := make([]element, 0, len(boxes))
+	for _, b := range boxes {
+		els = append(els, element{Key: encode(ip, b, widths, false), KeyEnd: encode(ip, b, widths, true)})
+	}
+	return els
+}
+
+// buildElems computes a session's set elements from its spec.
+func buildElems(ip netip.Addr, s *Spec) sessionElems {
+	e := sessionElems{ip: ip, allowAll: len(s.Allow) == 0}
+	if !e.allowAll {
+		e.allow = elementsFor(ip, egressBoxes(s.Allow, true), egressWidths)
+	}
+	e.deny = elementsFor(ip, egressBoxes(s.Deny, false), egressWidths)
+	e.hostAllow = elementsFor(ip, hostBoxes(s.HostAllow), hostWidths)
+	return e
+}
