@@ -51,6 +51,7 @@ func prepareRootfsInChild(spec *Spec, lower *os.File) error {
 		{"mount /sys", r.mountSys},
 		{"mount /dev", r.mountDev},
 		{"mount tmpfs dirs", r.mountTmpDirs},
+		{"bind /etc files", r.bindEtcFiles},
 		{"bind home", r.bindHome},
 		{"pivot_root", r.pivotRoot},
 	}

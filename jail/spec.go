@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+
+	"github.com/loginjail/loginjail/netpolicy"
 )
 
 // User modes: who the login user is inside the jail.
@@ -43,6 +45,15 @@ type Spec struct {
 	// SessionDir is a host directory the jail init mounts its scratch
 	// tmpfs on. Start creates it; Reclaim removes it.
 	SessionDir string `json:"session_dir"`
+
+	// Network, when set, attaches the jail to the NAT network during
+	// Start (host side only; init never sees it). Nil means only lo.
+	Network *netpolicy.Spec `json:"-"`
+	// ResolvConf and Hosts, when set, are bound over the root's
+	// /etc/resolv.conf and /etc/hosts (from init's scratch tmpfs, never
+	// written into the root itself).
+	ResolvConf string `json:"resolv_conf,omitempty"`
+	Hosts      string `json:"hosts,omitempty"`
 
 	// KeepAlive makes init outlive its control connection (PAM mode, where
 	// the process that built the jail exits); otherwise a closed control

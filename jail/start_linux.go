@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loginjail/loginjail/netpolicy"
 )
 
 // initFDEnv names the fd of init's end of the control socket.
@@ -29,8 +32,9 @@ const cloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
 // Jail is a running jail as the process that started it sees it.
 type Jail struct {
 	Spec      *Spec
-	Pid       int    // host pid of the jail init
-	StartTime uint64 // init's start time in clock ticks since boot, to tell pid reuse
+	Pid       int                   // host pid of the jail init
+	StartTime uint64                // init's start time in clock ticks since boot, to tell pid reuse
+	Net       *netpolicy.Attachment // the NAT attachment, nil for network none
 
 	cmd  *exec.Cmd
 	ctl  *client
@@ -88,11 +92,42 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 	if j.StartTime, err = ProcStartTime(j.Pid); err != nil {
 		return nil, err
 	}
+	if err := attachNetworkFromParent(j); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil && j.Net != nil {
+			if err := j.Net.Release(); err != nil {
+				slog.Warn("release network after failed start", "session", spec.ID, "err", err)
+			}
+		}
+	}()
 	if err := setupInitFromParent(ctx, ctl, spec, j.Pid); err != nil {
 		return nil, err
 	}
 	j.ctl = newClient(&conn{f: ctl}, j.done)
 	return j, nil
+}
+
+// attachNetworkFromParent gives a nat jail its veth, address and firewall
+// elements while init waits for its setup message, so nothing in the jail
+// runs before its network is in place. The hosts file names the jail's
+// address, so it is made here.
+func attachNetworkFromParent(j *Jail) error {
+	spec := j.Spec
+	if spec.Network == nil {
+		if spec.Hosts == "" {
+			spec.Hosts = netpolicy.HostsFile(spec.Hostname, netip.Addr{})
+		}
+		return nil
+	}
+	att, err := netpolicy.Attach(*spec.Network, j.Pid)
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	j.Net = att
+	spec.Hosts = netpolicy.HostsFile(spec.Hostname, att.IP)
+	return nil
 }
 
 // prepareSessionDirFromParent creates the host directory that the init
@@ -303,7 +338,7 @@ func (j *Jail) Stop(grace time.Duration) error {
 	select {
 	case <-j.done:
 		j.ctl.close()
-		return nil
+		return j.releaseNetwork()
 	default:
 	}
 	err := j.ctl.send(&message{Type: msgStop, Grace: int(grace / time.Millisecond)})
@@ -315,7 +350,18 @@ func (j *Jail) Stop(grace time.Duration) error {
 	}
 	j.ctl.close()
 	if err != nil && !errors.Is(err, errClosed) {
-		return fmt.Errorf("stop jail %s: %w", j.Spec.ID, err)
+		return errors.Join(fmt.Errorf("stop jail %s: %w", j.Spec.ID, err), j.releaseNetwork())
+	}
+	return j.releaseNetwork()
+}
+
+// releaseNetwork undoes the NAT attachment once init is gone.
+func (j *Jail) releaseNetwork() error {
+	if j.Net == nil {
+		return nil
+	}
+	if err := j.Net.Release(); err != nil {
+		return fmt.Errorf("release network of jail %s: %w", j.Spec.ID, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loginjail/loginjail/jail"
+	"github.com/loginjail/loginjail/netpolicy"
 )
 
 // killTimeout is how long `kill` waits for init to end its processes
@@ -104,7 +105,8 @@ func (g *Registry) killOne(r *Record) error {
 }
 
 // Reclaim removes what a session whose init is gone left behind: its
-// session dir (and any mount still under it), then its record. It is
+// session dir (and any mount still under it), its network (veth, firewall
+// elements, IP lease), then its record. It is
 // idempotent: the builder, `kill` and `gc` may all run it.
 func (g *Registry) Reclaim(r *Record) error {
 	dir := r.SessionDir
@@ -113,6 +115,11 @@ func (g *Registry) Reclaim(r *Record) error {
 	}
 	if err := jail.ReclaimSessionDir(dir); err != nil {
 		return err
+	}
+	if r.Network != nil {
+		if err := netpolicy.Reclaim(*r.Network); err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
 	}
 	return g.Remove(r.ID)
 }

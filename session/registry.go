@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/loginjail/loginjail/netpolicy"
 )
 
 // Front doors, as `ps` reports them.
@@ -45,6 +47,9 @@ type Record struct {
 	SubUID     uint32   `json:"sub_uid"`
 	SubGID     uint32   `json:"sub_gid"`
 	Env        []string `json:"env"`
+	// Network is the NAT attachment's spec, kept so gc can reclaim the
+	// veth, firewall elements and lease after the builder died.
+	Network *netpolicy.Spec `json:"network,omitempty"`
 }
 
 // PSEntry is one element of `ps --json`: the contract in DESIGN.md.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/jail"
+	"github.com/loginjail/loginjail/netpolicy"
 )
 
 // RunOptions is a `loginjail run`: a jail for User from the command line.
@@ -66,6 +67,11 @@ func Run(ctx context.Context, o RunOptions) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	if spec.Network != nil {
+		if spec.ResolvConf, err = netpolicy.ResolvConf(dnsServers(res.Jail.Network.DNS)); err != nil {
+			return 1, fmt.Errorf("session %s: %w", id, err)
+		}
+	}
 	tty := term.IsTerminal(int(o.Stdin.Fd()))
 	termName := os.Getenv("TERM")
 	shell := ShellFor(res, who)
@@ -94,6 +100,9 @@ func Run(ctx context.Context, o RunOptions) (int, error) {
 		slog.Info("session end", "session", id, "user", o.User)
 	}()
 	rec.Pid, rec.StartTime = j.Pid, j.StartTime
+	if j.Net != nil {
+		rec.IP = j.Net.IP.String()
+	}
 	if err := reg.Update(rec); err != nil {
 		return 1, err
 	}
@@ -124,6 +133,7 @@ func newRecord(spec *jail.Spec, res *config.Resolved, who *Identity, shell strin
 		Owner: os.Getpid(), OwnerStart: ownerStart, SessionDir: spec.SessionDir,
 		Home: spec.Home, Shell: shell, InsideUID: spec.InsideUID(), InsideGID: spec.InsideGID(),
 		SubUID: spec.SubUID, SubGID: spec.SubGID, Env: env,
+		Network: spec.Network,
 	}, nil
 }
 

@@ -15,10 +15,12 @@ const configDir = "/etc/loginjail"
 // session id. It is pure, so the mapping from policy to jail is
 // table-tested without root.
 func SpecFor(cfg *config.Config, r *config.Resolved, who *Identity, ids config.SubIDs, id string) (*jail.Spec, error) {
-	if r.Jail.Network.Mode != "none" {
-		return nil, fmt.Errorf("user %q: network mode %q is not supported by this build; use \"none\"", who.Name, r.Jail.Network.Mode)
+	network, err := NetworkFor(cfg, r, id)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", who.Name, err)
 	}
 	spec := &jail.Spec{
+		Network:    network,
 		ID:         id,
 		User:       who.Name,
 		UID:        who.UID,

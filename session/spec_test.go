@@ -62,9 +62,20 @@ shell = "/bin/zsh"
 		t.Errorf("env %q", env)
 	}
 
+	if spec.Network != nil {
+		t.Errorf("network none gave a NAT spec: %+v", spec.Network)
+	}
 	r.Jail.Network.Mode = "nat"
-	if _, err := SpecFor(cfg, r, who, ids, "0a1b2c3d"); err == nil || !strings.Contains(err.Error(), "al_ice") {
-		t.Errorf("nat before it exists: %v", err)
+	r.Jail.Network.Allow = []string{"192.0.2.0/24", "tcp/443"}
+	r.Jail.Network.HostAllow = []string{"udp/53"}
+	spec, err = SpecFor(cfg, r, who, ids, "0a1b2c3d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := spec.Network
+	if n == nil || n.SessionID != "0a1b2c3d" || n.Bridge != "lj0" || n.Subnet.String() != "10.213.0.0/16" || n.StateDir != "/run/lj/net" ||
+		len(n.Allow) != 2 || n.Allow[1].Proto != "tcp" || n.Allow[1].PortLo != 443 || len(n.HostAllow) != 1 || n.HostAllow[0].Proto != "udp" {
+		t.Errorf("nat spec %+v", n)
 	}
 }
 

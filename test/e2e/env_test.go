@@ -15,6 +15,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The test binary doubles as the "internet" listener of the NAT tests,
+	// started inside the upstream namespace.
+	if addr := os.Getenv(listenEnv); addr != "" {
+		serveRemoteAddr(addr)
+		return
+	}
 	if os.Geteuid() == 0 {
 		testutil.RemoveStaleUsers()
 	}

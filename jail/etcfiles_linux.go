@@ -1,0 +1,74 @@
+package jail
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// bindEtcFiles puts the session's /etc/hosts and /etc/resolv.conf in place:
+// written to init's scratch tmpfs and bound over the root's files, so the
+// root itself (the host's /etc, or an image) is never written. Runs after
+// the fresh /run exists: a resolv.conf that links into /run (systemd's
+// stub) gets its target made there.
+func (r *rootfs) bindEtcFiles() error {
+	files := []struct{ path, content string }{
+		{"/etc/hosts", r.spec.Hosts},
+		{"/etc/resolv.conf", r.spec.ResolvConf},
+	}
+	for _, f := range files {
+		if f.content == "" {
+			continue
+		}
+		src := filepath.Join(r.scratch, strings.ReplaceAll(strings.TrimPrefix(f.path, "/"), "/", "-"))
+		if err := os.WriteFile(src, []byte(f.content), 0o644); err != nil {
+			return err
+		}
+		if err := r.ensureFileTarget(f.path); err != nil {
+			return fmt.Errorf("%s: %w", f.path, err)
+		}
+		if err := mountInRoot(src, r.root, f.path, "", unix.MS_BIND, ""); err != nil {
+			return err
+		}
+		if err := setattrInRoot(r.root, f.path, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureFileTarget makes sure path resolves (inside root) to a file a bind
+// can cover: it exists, or it is a symlink whose target can be created in
+// a writable part of the root (the fresh /run, an overlay), or, on an
+// overlay, it can be created itself.
+func (r *rootfs) ensureFileTarget(path string) error {
+	fd, err := openInRoot(r.root, path, unix.O_PATH)
+	if err == nil {
+		unix.Close(fd)
+		return nil
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	target := path
+	dir, name := filepath.Split(path)
+	if dfd, err := openInRoot(r.root, dir, unix.O_PATH|unix.O_DIRECTORY); err == nil {
+		buf := make([]byte, 4096)
+		n, lerr := unix.Readlinkat(dfd, name, buf)
+		unix.Close(dfd)
+		if lerr == nil {
+			target = string(buf[:n])
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(dir, target)
+			}
+		}
+	}
+	if err := mkdirAllInRoot(r.root, filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	return createFileInRoot(r.root, target, 0o644)
+}
