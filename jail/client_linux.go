@@ -206,3 +206,34 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	}
 	return nil
 }
+
+// Dial opens a TCP connection from inside the jail's network namespace
+// (init connects; the socket comes back by SCM_RIGHTS). network is "tcp",
+// "tcp4" or "tcp6".
+func (j *Jail) Dial(network, addr string) (*os.File, error) {
+	_, files, err := j.ctl.request(&message{Type: msgDial, Net: &NetRequest{Network: network, Addr: addr}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s in jail %s: %w", addr, j.Spec.ID, err)
+	}
+	if len(files) != 1 {
+		closeAll(files)
+		return nil, fmt.Errorf("dial %s in jail %s: no socket came back", addr, j.Spec.ID)
+	}
+	return files[0], nil
+}
+
+// Listen binds a listener inside the jail's network namespace and returns
+// it with its bound address; the caller accepts on it. For network "unix"
+// the socket lands in a fresh directory under the jail's /tmp owned by
+// uid/gid (inside ids), and the address is its path.
+func (j *Jail) Listen(network, addr string, uid, gid uint32) (*os.File, string, error) {
+	m, files, err := j.ctl.request(&message{Type: msgListen, Net: &NetRequest{Network: network, Addr: addr, UID: uid, GID: gid}}, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen on %s in jail %s: %w", addr, j.Spec.ID, err)
+	}
+	if len(files) != 1 {
+		closeAll(files)
+		return nil, "", fmt.Errorf("listen in jail %s: no listener came back", j.Spec.ID)
+	}
+	return files[0], m.Addr, nil
+}

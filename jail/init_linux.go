@@ -64,7 +64,7 @@ func runInit() int {
 		slog.Error("init: report ready", "err", err)
 		return 1
 	}
-	s := &initServer{spec: spec, children: map[int]*conn{}}
+	s := &initServer{spec: spec, children: map[int]*conn{}, spawned: make(chan struct{}, 1)}
 	return s.serve(c)
 }
 
@@ -109,6 +109,30 @@ type initServer struct {
 	mu       sync.Mutex
 	children map[int]*conn // spawned pid → the connection that wants its exit
 	stopping bool
+
+	// spawned wakes waitLoop when it idles for want of children.
+	spawned chan struct{}
+}
+
+// waitLoop reaps as soon as a child exits: a blocking waitid wakes at
+// once, where SIGCHLD goes through the runtime's signal goroutine first.
+// WNOWAIT leaves the zombie for reap, which holds the lock spawn holds.
+// SIGCHLD stays the backstop (orphans of entered processes).
+func (s *initServer) waitLoop() {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		switch err {
+		case nil:
+			s.reap()
+		case unix.EINTR:
+		case unix.ECHILD:
+			<-s.spawned
+		default:
+			slog.Error("init: waitid", "err", err)
+			return
+		}
+	}
 }
 
 func (s *initServer) serve(c *conn) int {
@@ -120,6 +144,7 @@ func (s *initServer) serve(c *conn) int {
 		s.handle(c, stop)
 		close(closed)
 	}()
+	go s.waitLoop()
 	for {
 		select {
 		case sig := <-sigs:
@@ -159,6 +184,12 @@ func (s *initServer) handle(c *conn, stop chan<- time.Duration) {
 		case msgSignal:
 			closeAll(files)
 			s.signal(c, m)
+		case msgDial:
+			closeAll(files)
+			go s.dial(c, m) // a connect may take a while; keep serving
+		case msgListen:
+			closeAll(files)
+			s.listen(c, m)
 		case msgStop:
 			closeAll(files)
 			select {

@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"fmt"
 	"os"
 	"testing"
 )
@@ -10,6 +11,11 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		Init()
+	}
+	// A ProcSpec with Self runs this binary inside the jail.
+	if len(os.Args) > 1 && os.Args[1] == "selfcheck" {
+		fmt.Printf("self uid=%d\n", os.Getuid())
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }

@@ -14,6 +14,10 @@ package jail
 //	  │── signal {id, pid, sig} ───────────────▶│
 //	  │◀── result {id} ─────────────────────────│
 //	  │◀── exit {pid, code, sig} ───────────────│ (async, when a spawned process ends)
+//	  │── dial {id, network, addr} ────────────▶│ connect from the jail's netns
+//	  │◀── result {id} [+ connected socket] ────│
+//	  │── listen {id, network, addr} ──────────▶│ bind+listen in the jail's netns
+//	  │◀── result {id, addr} [+ listener] ──────│ (the caller accepts on it)
 //	  │── stop {} ─────────────────────────────▶│ TERM, grace, KILL everyone, exit
 //
 // Requests carry an id; their result echoes it. New request kinds (dial,
@@ -39,6 +43,8 @@ const (
 	msgResult = "result"
 	msgExit   = "exit"
 	msgStop   = "stop"
+	msgDial   = "dial"
+	msgListen = "listen"
 )
 
 // maxMessage bounds one packet; specs and spawn requests are far smaller.
@@ -58,6 +64,18 @@ type message struct {
 	Exit   *ExitStatus `json:"exit,omitempty"`
 	Error  string      `json:"error,omitempty"`
 	Grace  int         `json:"grace_ms,omitempty"` // stop: how long processes get between SIGTERM and SIGKILL
+	Net    *NetRequest `json:"net,omitempty"`      // dial, listen
+	Addr   string      `json:"addr,omitempty"`     // listen result: the bound address
+}
+
+// NetRequest is a socket to open inside the jail's network namespace.
+type NetRequest struct {
+	Network string `json:"network"` // "tcp", "tcp4", "tcp6"; "unix" for listen only
+	Addr    string `json:"addr"`    // host:port; for unix, ignored: init picks a private dir
+	// UID and GID own a unix listener's directory and socket (the session
+	// user, so only they and the jail's root can connect).
+	UID uint32 `json:"uid,omitempty"`
+	GID uint32 `json:"gid,omitempty"`
 }
 
 // ProcSpec is a process to run in the jail.
@@ -71,7 +89,11 @@ type ProcSpec struct {
 	// Pty asks init for a terminal from the jail's devpts; the master comes
 	// back to the caller. Without it the caller passes stdin, stdout and
 	// stderr.
-	Pty  bool   `json:"pty"`
+	Pty bool `json:"pty"`
+	// Self runs this binary (init's own executable) with Argv as its
+	// arguments, for helpers the rootfs may lack (the SFTP server). The
+	// process runs as UID/GID like any other.
+	Self bool   `json:"self,omitempty"`
 	Rows uint16 `json:"rows,omitempty"`
 	Cols uint16 `json:"cols,omitempty"`
 }

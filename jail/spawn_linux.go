@@ -47,6 +47,10 @@ func (s *initServer) spawn(c *conn, m *message, files []*os.File) {
 		return
 	}
 	s.children[pid] = c
+	select {
+	case s.spawned <- struct{}{}:
+	default:
+	}
 	res.Pid = pid
 	if master != nil {
 		c.send(res, int(master.Fd()))
@@ -76,9 +80,13 @@ func forkExecInChild(ps *ProcSpec, stdio []*os.File) (int, error) {
 	if len(ps.Argv) == 0 {
 		return 0, errors.New("spawn: empty argv")
 	}
-	path, err := lookPath(ps.Argv[0], envValue(ps.Env, "PATH"))
-	if err != nil {
-		return 0, err
+	path := "/proc/self/exe"
+	if !ps.Self {
+		p, err := lookPath(ps.Argv[0], envValue(ps.Env, "PATH"))
+		if err != nil {
+			return 0, err
+		}
+		path = p
 	}
 	argv := append([]string(nil), ps.Argv...)
 	if ps.Arg0 != "" {
