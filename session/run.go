@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -17,7 +15,6 @@ import (
 
 	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/jail"
-	"github.com/loginjail/loginjail/netpolicy"
 )
 
 // RunOptions is a `loginjail run`: a jail for User from the command line.
@@ -40,81 +37,21 @@ const stopGrace = time.Second
 // caller's terminal or pipes, tears everything down and returns the exit
 // status (128+N for a signal).
 func Run(ctx context.Context, o RunOptions) (int, error) {
-	who, err := LookupIdentity(o.User)
+	s, err := Open(ctx, o.Config, Login{User: o.User, Frontdoor: FrontdoorRun, Net: o.Net, Hostname: o.Hostname})
 	if err != nil {
 		return 1, err
-	}
-	groups, err := config.GroupsOf(o.User)
-	if err != nil {
-		return 1, fmt.Errorf("user %q: %w", o.User, err)
-	}
-	res, err := o.Config.Resolve(o.User, groups, netip.Addr{})
-	if err != nil {
-		return 1, err
-	}
-	if o.Net != "" {
-		res.Jail.Network.Mode = o.Net
-	}
-	ids, err := config.LookupSubIDs(who.Name, who.UID)
-	if err != nil {
-		return 1, err
-	}
-	id := NewID()
-	if o.Hostname != "" {
-		res.Jail.Hostname = o.Hostname
-	}
-	spec, err := SpecFor(o.Config, res, who, ids, id)
-	if err != nil {
-		return 1, err
-	}
-	if spec.Network != nil {
-		if spec.ResolvConf, err = netpolicy.ResolvConf(dnsServers(res.Jail.Network.DNS)); err != nil {
-			return 1, fmt.Errorf("session %s: %w", id, err)
-		}
-	}
-	tty := term.IsTerminal(int(o.Stdin.Fd()))
-	termName := os.Getenv("TERM")
-	shell := ShellFor(res, who)
-	env := LoginEnv(res, who, spec, shell, termName)
-
-	reg := NewRegistry(o.Config.Server.StateDir)
-	rec, err := newRecord(spec, res, who, shell, env, FrontdoorRun, "")
-	if err != nil {
-		return 1, err
-	}
-	if err := reg.Create(rec); err != nil {
-		return 1, err
-	}
-	j, err := jail.Start(ctx, spec)
-	if err != nil {
-		reg.Remove(id)
-		return 1, fmt.Errorf("session %s for %q: %w", id, o.User, err)
 	}
 	defer func() {
-		if err := j.Stop(stopGrace); err != nil {
-			slog.Warn("stop jail", "session", id, "err", err)
+		if err := s.Close(); err != nil {
+			slog.Warn("close session", "session", s.ID, "err", err)
 		}
-		if err := reg.Reclaim(rec); err != nil {
-			slog.Warn("reclaim session", "session", id, "err", err)
-		}
-		slog.Info("session end", "session", id, "user", o.User)
 	}()
-	rec.Pid, rec.StartTime = j.Pid, j.StartTime
-	if j.Net != nil {
-		rec.IP = j.Net.IP.String()
-	}
-	if err := reg.Update(rec); err != nil {
-		return 1, err
-	}
-	slog.Info("session start", "session", id, "user", o.User, "frontdoor", FrontdoorRun, "policy", res.Policy, "pid", j.Pid)
-
-	ps := jail.ProcSpec{Env: env, Dir: spec.Home, UID: spec.InsideUID(), GID: spec.InsideGID(), Pty: tty}
+	tty := term.IsTerminal(int(o.Stdin.Fd()))
+	ps := s.LoginShell("", os.Getenv("TERM"), tty)
 	if len(o.Argv) > 0 {
-		ps.Argv = o.Argv
-	} else {
-		// A login shell, as login(1) starts it: argv[0] begins with '-'.
-		ps.Argv, ps.Arg0 = []string{shell}, "-"+filepath.Base(shell)
+		ps.Argv, ps.Arg0 = o.Argv, ""
 	}
+	j := s.Jail
 	if tty {
 		return runWithTerminal(j, ps, o)
 	}

@@ -1,0 +1,134 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+
+	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/jail"
+	"github.com/loginjail/loginjail/netpolicy"
+)
+
+// Login is who is logging in, from where and through which front door:
+// everything the policy and the jail are chosen by.
+type Login struct {
+	User      string
+	Remote    netip.Addr // zero for `run`
+	RemoteStr string     // as ps shows it ("192.0.2.7:51234"); "" for `run`
+	Frontdoor string     // FrontdoorSSHD, FrontdoorPAM or FrontdoorRun
+	Net       string     // "" = the policy's network mode
+	Hostname  string     // "" = the policy's template
+	// KeepAlive makes the jail outlive the process that opened it (PAM
+	// mode); otherwise the jail ends when that process goes.
+	KeepAlive bool
+}
+
+// Session is a live jail for one login, registered for ps/enter/kill/gc.
+type Session struct {
+	ID       string
+	Who      *Identity
+	Policy   *config.Resolved
+	Spec     *jail.Spec
+	Jail     *jail.Jail
+	Shell    string
+	record   *Record
+	registry *Registry
+}
+
+// Open resolves the login's policy, builds its jail and registers it.
+// On error nothing is left: no record, no jail, no network.
+func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
+	who, err := LookupIdentity(l.User)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := config.GroupsOf(l.User)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", l.User, err)
+	}
+	res, err := cfg.Resolve(l.User, groups, l.Remote)
+	if err != nil {
+		return nil, err
+	}
+	if l.Net != "" {
+		res.Jail.Network.Mode = l.Net
+	}
+	if l.Hostname != "" {
+		res.Jail.Hostname = l.Hostname
+	}
+	ids, err := config.LookupSubIDs(who.Name, who.UID)
+	if err != nil {
+		return nil, err
+	}
+	id := NewID()
+	spec, err := SpecFor(cfg, res, who, ids, id)
+	if err != nil {
+		return nil, err
+	}
+	spec.KeepAlive = l.KeepAlive
+	if spec.Network != nil {
+		if spec.ResolvConf, err = netpolicy.ResolvConf(dnsServers(res.Jail.Network.DNS)); err != nil {
+			return nil, fmt.Errorf("session %s: %w", id, err)
+		}
+	}
+	s := &Session{ID: id, Who: who, Policy: res, Spec: spec, Shell: ShellFor(res, who), registry: NewRegistry(cfg.Server.StateDir)}
+	s.record, err = newRecord(spec, res, who, s.Shell, s.Env(""), l.Frontdoor, l.RemoteStr)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.registry.Create(s.record); err != nil {
+		return nil, err
+	}
+	s.Jail, err = jail.Start(ctx, spec)
+	if err != nil {
+		s.registry.Remove(id)
+		return nil, fmt.Errorf("session %s for %q: %w", id, l.User, err)
+	}
+	s.record.Pid, s.record.StartTime = s.Jail.Pid, s.Jail.StartTime
+	if s.Jail.Net != nil {
+		s.record.IP = s.Jail.Net.IP.String()
+	}
+	if err := s.registry.Update(s.record); err != nil {
+		s.Close()
+		return nil, err
+	}
+	slog.Info("session start", "session", id, "user", l.User, "frontdoor", l.Frontdoor, "remote", l.RemoteStr,
+		"policy", res.Policy, "pid", s.Jail.Pid, "net", res.Jail.Network.Mode, "ip", s.record.IP)
+	return s, nil
+}
+
+// Env is the login environment inside the jail, with TERM if given.
+func (s *Session) Env(term string) []string {
+	return LoginEnv(s.Policy, s.Who, s.Spec, s.Shell, term)
+}
+
+// LoginShell is the ProcSpec of the user's login shell (argv[0] with a
+// leading '-', as login(1) starts it) or, with cmd, of `shell -c cmd`, as
+// sshd runs a command.
+func (s *Session) LoginShell(cmd, term string, pty bool) jail.ProcSpec {
+	ps := jail.ProcSpec{Env: s.Env(term), Dir: s.Spec.Home, UID: s.Spec.InsideUID(), GID: s.Spec.InsideGID(), Pty: pty}
+	if cmd == "" {
+		ps.Argv, ps.Arg0 = []string{s.Shell}, "-"+filepath.Base(s.Shell)
+	} else {
+		ps.Argv = []string{s.Shell, "-c", cmd}
+	}
+	return ps
+}
+
+// Close ends the jail (its processes get stopGrace between SIGTERM and
+// SIGKILL) and reclaims everything it had: network, session dir, record.
+func (s *Session) Close() error {
+	var errs []error
+	if err := s.Jail.Stop(stopGrace); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.registry.Reclaim(s.record); err != nil {
+		errs = append(errs, err)
+	}
+	slog.Info("session end", "session", s.ID, "user", s.Who.Name)
+	return errors.Join(errs...)
+}
