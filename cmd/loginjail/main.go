@@ -34,6 +34,10 @@ func init() {
 		"gc":           {"gc", "reclaim what dead sessions left behind", cmdGC},
 		"check-config": {"check-config [--config FILE] [--user NAME]", "validate the config; with --user print the resolved policy", cmdCheckConfig},
 		"version":      {"version", "print the version", cmdVersion},
+		"pam-hook":     {"pam-hook [--config FILE]", "for pam_exec in sshd's session stack: build (open_session) or end (close_session) the login's jail", cmdPAMHook},
+		"shell":        {"shell [--config FILE] [-c CMD]", "sshd ForceCommand in PAM mode: run the login's shell or command in its jail", cmdShell},
+		"pam-holder":   {"pam-holder ...", "internal: keeps a PAM-mode login's jail (started by pam-hook)", cmdPAMHolder},
+		"sftp-server":  {"sftp-server", "internal: the SFTP server run inside a jail", cmdSFTPServer},
 	}
 }
 
@@ -71,7 +75,7 @@ func main() {
 func usage(w *os.File) {
 	fmt.Fprintln(w, "usage: loginjail COMMAND [ARGS]")
 	fmt.Fprintln(w)
-	for _, n := range []string{"run", "ps", "enter", "kill", "gc", "check-config", "version"} {
+	for _, n := range []string{"run", "ps", "enter", "kill", "gc", "check-config", "pam-hook", "shell", "version"} {
 		fmt.Fprintf(w, "  %-14s %s\n", n, verbs[n].summary)
 	}
 }

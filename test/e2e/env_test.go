@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 		serveRemoteAddr(addr)
 		return
 	}
+	if path := os.Getenv(dialEnv); path != "" {
+		dialHolderAndPrint(path)
+	}
 	if os.Geteuid() == 0 {
 		testutil.RemoveStaleUsers()
 	}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/session"
+)
+
+// cmdPAMHook is run by pam_exec.so with PAM_TYPE, PAM_USER, PAM_RHOST in
+// its environment. A non-zero exit fails the PAM session: sshd then opens
+// no shell at all, never an unjailed one.
+func cmdPAMHook(args []string) int {
+	fs := newFlags("pam-hook")
+	cfgPath := fs.String("config", "", "config file")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	if !requireRoot("pam-hook") {
+		return 1
+	}
+	cfg, err := config.LoadDefaultOrFile(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loginjail pam-hook:", err)
+		return 1
+	}
+	if err := session.PAMHook(cfg, *cfgPath, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		slog.Error("pam-hook failed", "user", os.Getenv("PAM_USER"), "type", os.Getenv("PAM_TYPE"), "rhost", os.Getenv("PAM_RHOST"), "err", err)
+		return 1
+	}
+	return 0
+}
+
+// cmdPAMHolder is the per-login process pam-hook starts; its stderr is
+// sshd's log. Its logs are the PAM front door's audit trail, so they are
+// on at Info level.
+func cmdPAMHolder(args []string) int {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	fs := newFlags("pam-holder")
+	cfgPath := fs.String("config", "", "config file")
+	user := fs.String("user", "", "PAM_USER")
+	rhost := fs.String("rhost", "", "PAM_RHOST")
+	sshdPid := fs.Int("sshd-pid", 0, "pid of the login's privileged sshd process")
+	sshdStart := fs.String("sshd-start", "", "its start time")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	ready := os.NewFile(3, "ready")
+	start, err := strconv.ParseUint(*sshdStart, 10, 64)
+	if err != nil || *user == "" || *sshdPid <= 0 {
+		fmt.Fprintln(ready, "pam-holder: bad arguments")
+		return 2
+	}
+	cfg, err := config.LoadDefaultOrFile(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(ready, err)
+		return 1
+	}
+	err = session.RunHolder(context.Background(), session.HolderOptions{
+		Config: cfg, User: *user, RHost: *rhost, SSHDPid: *sshdPid, SSHDStart: start, Ready: ready,
+	})
+	if err != nil {
+		slog.Error("pam session", "user", *user, "err", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdShell(args []string) int {
+	fs := newFlags("shell")
+	cfgPath := fs.String("config", os.Getenv("LOGINJAIL_CONFIG"), "config file")
+	cmd := fs.String("c", "", "command to run instead of the login shell")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	if *cmd == "" {
+		*cmd = os.Getenv("SSH_ORIGINAL_COMMAND")
+	}
+	cfg, err := config.LoadDefaultOrFile(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loginjail shell:", err)
+		return 1
+	}
+	code, err := session.Shell(session.ShellOptions{Config: cfg, Cmd: *cmd, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		return fail("shell", err)
+	}
+	return code
+}
+
+func cmdSFTPServer(args []string) int {
+	if err := session.ServeSFTP(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,53 @@
+package session
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/loginjail/loginjail/jail"
+)
+
+// parentOf returns pid's parent from /proc/PID/stat.
+func parentOf(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no comm", pid)
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 2 {
+		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	return strconv.Atoi(string(f[1]))
+}
+
+// ancestors returns pid's ancestors, nearest first, up to init.
+func ancestors(pid int) []int {
+	var out []int
+	for i := 0; i < 64 && pid > 1; i++ {
+		p, err := parentOf(pid)
+		if err != nil || p <= 0 {
+			break
+		}
+		out = append(out, p)
+		pid = p
+	}
+	return out
+}
+
+// descendsFrom reports whether pid has the process (anc, ancStart) among
+// its ancestors: the start time makes a reused pid not count.
+func descendsFrom(pid, anc int, ancStart uint64) bool {
+	for _, a := range ancestors(pid) {
+		if a == anc {
+			st, err := jail.ProcStartTime(a)
+			return err == nil && st == ancStart
+		}
+	}
+	return false
+}

@@ -1,0 +1,180 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/jail"
+)
+
+// ShellOptions is a `loginjail shell`: sshd's ForceCommand (or a login
+// shell) in PAM mode, run as the user.
+type ShellOptions struct {
+	Config *config.Config
+	Cmd    string // -c CMD, else SSH_ORIGINAL_COMMAND; "" = login shell
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
+}
+
+// ErrNoJail means no jail was made for this login: never run a shell
+// outside one.
+var ErrNoJail = errors.New("no jail for this login (is pam_exec loginjail pam-hook in sshd's PAM session stack?)")
+
+// Shell finds the jail built for this login, runs the command, login
+// shell or SFTP server in it, relays the terminal or the stdio, and
+// returns the exit status (128+N for a signal).
+func Shell(o ShellOptions) (int, error) {
+	c, err := findHolder(o.Config)
+	if err != nil {
+		return 1, err
+	}
+	defer c.c.Close()
+	tty := term.IsTerminal(int(o.Stdin.Fd()))
+	req := &shellMsg{Type: "run", Cmd: o.Cmd, Term: os.Getenv("TERM"), SFTP: isSFTP(o.Cmd)}
+	if req.SFTP {
+		req.Cmd, tty = "", false
+	}
+	req.Pty = tty
+	if tty {
+		req.Rows, req.Cols = terminalSize(o.Stdout)
+		err = c.send(req)
+	} else {
+		err = c.send(req, o.Stdin, o.Stdout, o.Stderr)
+	}
+	if err != nil {
+		return 1, fmt.Errorf("ask the jail: %w", err)
+	}
+	m, files, err := c.recv()
+	if err != nil {
+		return 1, fmt.Errorf("ask the jail: %w", err)
+	}
+	if m.Type != "started" {
+		closeFiles(files)
+		return 1, fmt.Errorf("the jail refused: %s", m.Error)
+	}
+	stopSignals := forwardShellSignals(c)
+	defer stopSignals()
+	hangUpWithParent(c)
+	exited := make(chan *shellMsg, 1)
+	go func() {
+		for {
+			m, files, err := c.recv()
+			closeFiles(files)
+			if err != nil {
+				exited <- nil
+				return
+			}
+			if m.Type == "exit" {
+				exited <- m
+				return
+			}
+		}
+	}()
+	if tty {
+		if len(files) != 1 {
+			closeFiles(files)
+			return 1, errors.New("the jail sent no terminal")
+		}
+		master := files[0]
+		defer master.Close()
+		t, err := openTerminal(o.Stdin, o.Stdout)
+		if err != nil {
+			return 1, fmt.Errorf("raw mode: %w", err)
+		}
+		ended := make(chan struct{})
+		var final *shellMsg
+		go func() { final = <-exited; close(ended) }()
+		t.relay(master, func(r, cl uint16) {
+			unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: r, Col: cl})
+		}, ended)
+		<-ended
+		t.restore()
+		return shellExit(final)
+	}
+	closeFiles(files)
+	return shellExit(<-exited)
+}
+
+func shellExit(m *shellMsg) (int, error) {
+	if m == nil {
+		return 255, errors.New("lost the jail before the command's end")
+	}
+	return m.Code, nil
+}
+
+// isSFTP tells sshd's sftp subsystem command (internal-sftp or the path
+// of an sftp-server) from an ordinary command.
+func isSFTP(cmd string) bool {
+	f := strings.Fields(cmd)
+	return len(f) > 0 && (f[0] == "internal-sftp" || filepath.Base(f[0]) == "sftp-server")
+}
+
+// findHolder connects to the holder of the login this process belongs to:
+// the socket named by one of its ancestors (the login's privileged sshd
+// process). The holder checks our uid and ancestry itself.
+func findHolder(cfg *config.Config) (shellConn, error) {
+	for _, a := range ancestors(os.Getpid()) {
+		start, err := jail.ProcStartTime(a)
+		if err != nil {
+			continue
+		}
+		c, err := dialHolder(holderSocket(cfg, a, start))
+		if err == nil {
+			return c, nil
+		}
+	}
+	return shellConn{}, ErrNoJail
+}
+
+func dialHolder(path string) (shellConn, error) {
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		return shellConn{}, err
+	}
+	return shellConn{c}, nil
+}
+
+// hangUpWithParent makes the death of our parent (sshd's process for this
+// connection, gone with the connection when its monitor was killed and no
+// close_session will come) hang up the jailed process, as a closed
+// terminal would: a non-terminal command would otherwise run on with no
+// one to read it.
+func hangUpWithParent(c shellConn) {
+	parent := os.Getppid()
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGHUP), 0, 0, 0); err != nil {
+		return
+	}
+	if os.Getppid() != parent {
+		c.send(&shellMsg{Type: "signal", Signal: int(syscall.SIGHUP)})
+	}
+}
+
+// forwardShellSignals passes hangups and terminations (sshd's on a lost
+// connection) on to the jailed process.
+func forwardShellSignals(c shellConn) func() {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				c.send(&shellMsg{Type: "signal", Signal: int(s.(syscall.Signal))})
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}

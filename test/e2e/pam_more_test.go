@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loginjail/loginjail/test/testutil"
+)
+
+// TestPAMInteractive: `ssh -t` through the PAM front door gets a terminal
+// of the jail's own devpts that follows the window's size.
+func TestPAMInteractive(t *testing.T) {
+	e := newEnv(t, "")
+	s := newPAMSSHD(t, e)
+	u := testutil.NewUser(t, "pamtty")
+	s.authorize(t, u)
+	m := newTmux(t, "ssh -t "+strings.Join(s.sshArgs(u), " "))
+	m.send("echo TTY=$(tty) SIZE=$(stty size) PTS=$(ls /dev/pts | tr '\\n' ,)")
+	m.waitFor("TTY=/dev/pts/0 SIZE=24 80 PTS=0,ptmx,")
+	m.run("resize-window", "-t", m.session, "-x", "100", "-y", "30")
+	m.send("echo NOW=$(stty size)")
+	m.waitFor("NOW=30 100")
+	m.send("exit 4")
+	if st := m.exitStatus(); st != "4" {
+		t.Errorf("ssh exit status %s, want 4", st)
+	}
+	waitNoSessions(t, e)
+}
+
+// TestPAMSSHDKilled: when the login's sshd process is killed (no
+// close_session ever runs), the jail ends once the login's processes are
+// gone, and gc reclaims what is left.
+func TestPAMSSHDKilled(t *testing.T) {
+	e := newEnv(t, "")
+	s := newPAMSSHD(t, e)
+	u := testutil.NewUser(t, "pamkill")
+	s.authorize(t, u)
+	bg := exec.Command("ssh", append(s.sshArgs(u), "sleep 600")...)
+	if err := bg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { bg.Process.Kill(); bg.Wait() }()
+	var sess psEntry
+	for i := 0; i < 400 && sess.ID == ""; i++ {
+		for _, p := range e.ps() {
+			if p.User == u.Name && p.Pid > 0 {
+				sess = p
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if sess.ID == "" {
+		t.Fatal("no session")
+	}
+	// The privileged sshd process of this login ("sshd: user [priv]").
+	out, _ := exec.Command("pgrep", "-f", ": "+u.Name+" \\[priv\\]").Output()
+	pids := strings.Fields(string(out))
+	if len(pids) != 1 {
+		t.Fatalf("want one privileged sshd for the login, have %q", pids)
+	}
+	pid, _ := strconv.Atoi(pids[0])
+	syscall.Kill(pid, syscall.SIGKILL)
+	// Whether sshd's unprivileged child outlives its monitor is up to
+	// sshd; once the client is gone too, nothing of the login is left.
+	bg.Process.Kill()
+	bg.Wait()
+	waitNoSessions(t, e)
+	e.lj("gc")
+	e.assertGone(sess)
+}
