@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -68,6 +69,44 @@ var (
 	setSchema      = &nftables.Set{Table: table, Name: schemaMark, KeyType: nftables.TypeIPAddr}
 )
 
+// The process keeps one lasting nftables socket, shared under nftMu (a
+// Conn batches messages, so two goroutines must not build on it at once).
+// A short-lived socket per transaction would be far slower to delete with:
+// closing a NETLINK_NETFILTER socket runs nf_tables' NETLINK_URELEASE
+// handler, which flushes the deferred transaction destroy work (a
+// synchronize_rcu() before freeing deleted elements) while holding the
+// netns's nftables commit mutex. A delete followed by a close thus cost a
+// full RCU grace period (10-40 ms here) and stalled every other nftables
+// commit on the host meanwhile. With the socket kept open, the deleted
+// elements are out of the set as soon as the commit is acknowledged (the
+// packet path and later transactions no longer see them); only their
+// memory is freed later, asynchronously, by the kernel. The socket is
+// closed once, when the process exits.
+var (
+	nftMu   sync.Mutex
+	nftConn *nftables.Conn
+)
+
+// withNft runs f on the lasting connection. After a failure the socket is
+// dropped (it may hold unread answers) and the next call opens a new one.
+func withNft(f func(c *nftables.Conn) error) error {
+	nftMu.Lock()
+	defer nftMu.Unlock()
+	if nftConn == nil {
+		c, err := nftables.New(nftables.AsLasting())
+		if err != nil {
+			return fmt.Errorf("open nftables: %w", err)
+		}
+		nftConn = c
+	}
+	err := f(nftConn)
+	if err != nil {
+		nftConn.CloseLasting()
+		nftConn = nil
+	}
+	return err
+}
+
 func ifname(n string) []byte {
 	b := make([]byte, 16)
 	copy(b, n)
@@ -77,37 +116,44 @@ func ifname(n string) []byte {
 // ensureFirewall creates the table whole if it is missing, idempotently
 // and under a lock so that concurrent first logins create it once.
 func ensureFirewall(stateDir string) error {
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
-	}
-	if _, err := c.GetSetByName(table, schemaMark); err == nil {
+	var have bool
+	err := withNft(func(c *nftables.Conn) error {
+		_, err := c.GetSetByName(table, schemaMark)
+		have = err == nil
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("look up nft table %s: %w", tableName, err)
+		}
 		return nil
+	})
+	if err != nil || have {
+		return err
 	}
 	unlock, err := lockFile(filepath.Join(stateDir, "nft.lock"))
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	_, err = c.GetSetByName(table, schemaMark)
-	if err == nil {
+	return withNft(func(c *nftables.Conn) error {
+		_, err := c.GetSetByName(table, schemaMark)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("look up nft table %s: %w", tableName, err)
+		}
+		if _, terr := c.ListTableOfFamily(tableName, table.Family); terr == nil {
+			// A table of ours without the marker: an older or half-made schema.
+			slog.Warn("netpolicy: replacing nft table without current schema", "table", "inet "+tableName)
+			c.DelTable(table)
+		}
+		if err := addSchema(c); err != nil {
+			return err
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("create nft table %s: %w", tableName, err)
+		}
 		return nil
-	}
-	if !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("look up nft table %s: %w", tableName, err)
-	}
-	if _, terr := c.ListTableOfFamily(tableName, table.Family); terr == nil {
-		// A table of ours without the marker: an older or half-made schema.
-		slog.Warn("netpolicy: replacing nft table without current schema", "table", "inet "+tableName)
-		c.DelTable(table)
-	}
-	if err := addSchema(c); err != nil {
-		return err
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("create nft table %s: %w", tableName, err)
-	}
-	return nil
+	})
 }
 
 func addSchema(c *nftables.Conn) error {
@@ -214,37 +260,35 @@ func toSetElements(els []element) []nftables.SetElement {
 
 // addElems adds a session's elements in one transaction.
 func addElems(bridge string, e *sessionElems) error {
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
-	}
-	ip := e.ip.As4()
-	if err := c.SetAddElements(setBridges, []nftables.SetElement{{Key: ifname(bridge)}}); err != nil {
-		return err
-	}
-	if err := c.SetAddElements(setJails, []nftables.SetElement{{Key: ip[:]}}); err != nil {
-		return err
-	}
-	if e.allowAll {
-		if err := c.SetAddElements(setAllowAll, []nftables.SetElement{{Key: ip[:]}}); err != nil {
+	return withNft(func(c *nftables.Conn) error {
+		ip := e.ip.As4()
+		if err := c.SetAddElements(setBridges, []nftables.SetElement{{Key: ifname(bridge)}}); err != nil {
 			return err
 		}
-	}
-	for _, p := range []struct {
-		s   *nftables.Set
-		els []element
-	}{{setEgressAllow, e.allow}, {setEgressDeny, e.deny}, {setHostAllow, e.hostAllow}} {
-		if len(p.els) == 0 {
-			continue
-		}
-		if err := c.SetAddElements(p.s, toSetElements(p.els)); err != nil {
+		if err := c.SetAddElements(setJails, []nftables.SetElement{{Key: ip[:]}}); err != nil {
 			return err
 		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("add nft elements for %v: %w", e.ip, err)
-	}
-	return nil
+		if e.allowAll {
+			if err := c.SetAddElements(setAllowAll, []nftables.SetElement{{Key: ip[:]}}); err != nil {
+				return err
+			}
+		}
+		for _, p := range []struct {
+			s   *nftables.Set
+			els []element
+		}{{setEgressAllow, e.allow}, {setEgressDeny, e.deny}, {setHostAllow, e.hostAllow}} {
+			if len(p.els) == 0 {
+				continue
+			}
+			if err := c.SetAddElements(p.s, toSetElements(p.els)); err != nil {
+				return err
+			}
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("add nft elements for %v: %w", e.ip, err)
+		}
+		return nil
+	})
 }
 
 // delElems removes a session's elements: first exactly those it added, in
@@ -254,11 +298,7 @@ func delElems(e *sessionElems) error {
 	if e == nil || !e.ip.IsValid() {
 		return nil
 	}
-	{
-		c, err := nftables.New()
-		if err != nil {
-			return fmt.Errorf("open nftables: %w", err)
-		}
+	err := withNft(func(c *nftables.Conn) error {
 		ip := e.ip.As4()
 		c.SetDeleteElements(setJails, []nftables.SetElement{{Key: ip[:]}})
 		if e.allowAll {
@@ -272,9 +312,10 @@ func delElems(e *sessionElems) error {
 				c.SetDeleteElements(p.s, toSetElements(p.els))
 			}
 		}
-		if err := c.Flush(); err == nil {
-			return nil
-		}
+		return c.Flush()
+	})
+	if err == nil {
+		return nil
 	}
 	return delElemsByIP(e.ip)
 }
@@ -285,43 +326,42 @@ func delElemsByIP(ip netip.Addr) error {
 	if !ip.IsValid() {
 		return nil
 	}
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
-	}
-	if _, err := c.ListTableOfFamily(tableName, table.Family); err != nil {
-		if errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("look up nft table %s: %w", tableName, err)
-	}
-	a := ip.As4()
 	var errs []error
-	n := 0
-	for _, s := range []*nftables.Set{setJails, setAllowAll, setEgressAllow, setEgressDeny, setHostAllow} {
-		els, err := c.GetSetElements(s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list nft set %s: %w", s.Name, err))
-			continue
+	err := withNft(func(c *nftables.Conn) error {
+		if _, err := c.ListTableOfFamily(tableName, table.Family); err != nil {
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return fmt.Errorf("look up nft table %s: %w", tableName, err)
 		}
-		var mine []nftables.SetElement
-		for _, el := range els {
-			if el.IntervalEnd || !bytes.HasPrefix(el.Key, a[:]) {
+		a := ip.As4()
+		n := 0
+		for _, s := range []*nftables.Set{setJails, setAllowAll, setEgressAllow, setEgressDeny, setHostAllow} {
+			els, err := c.GetSetElements(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("list nft set %s: %w", s.Name, err))
 				continue
 			}
-			mine = append(mine, nftables.SetElement{Key: el.Key, KeyEnd: el.KeyEnd})
+			var mine []nftables.SetElement
+			for _, el := range els {
+				if el.IntervalEnd || !bytes.HasPrefix(el.Key, a[:]) {
+					continue
+				}
+				mine = append(mine, nftables.SetElement{Key: el.Key, KeyEnd: el.KeyEnd})
+			}
+			if len(mine) > 0 {
+				c.SetDeleteElements(s, mine)
+				n += len(mine)
+			}
 		}
-		if len(mine) > 0 {
-			c.SetDeleteElements(s, mine)
-			n += len(mine)
+		if n > 0 {
+			if err := c.Flush(); err != nil {
+				return fmt.Errorf("delete nft elements of %v: %w", ip, err)
+			}
 		}
-	}
-	if n > 0 {
-		if err := c.Flush(); err != nil {
-			errs = append(errs, fmt.Errorf("delete nft elements of %v: %w", ip, err))
-		}
-	}
-	return errors.Join(errs...)
+		return errors.Join(errs...)
+	})
+	return err
 }
 
 // lockFile takes an exclusive flock on path, creating it.
