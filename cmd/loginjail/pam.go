@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"log/syslog"
 	"os"
 	"strconv"
 
@@ -29,11 +30,26 @@ func cmdPAMHook(args []string) int {
 		return 1
 	}
 	if err := session.PAMHook(cfg, *cfgPath, os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		slog.Error("pam-hook failed", "user", os.Getenv("PAM_USER"), "type", os.Getenv("PAM_TYPE"), "rhost", os.Getenv("PAM_RHOST"), "err", err)
+		// Two audiences: the cause goes to the admin's log (syslog, and
+		// stderr for pam_exec's log=); the user, through pam_exec's
+		// stdout option, gets a line that reveals nothing of the host.
+		logPAMFailure(err)
+		if os.Getenv("PAM_TYPE") == "open_session" {
+			fmt.Println("loginjail: your session could not be set up; ask the administrator (see the system log)")
+		}
 		return 1
 	}
 	return 0
+}
+
+// logPAMFailure puts the cause where admins look: syslog's authpriv
+// facility when a syslog socket exists, and stderr.
+func logPAMFailure(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	if w, serr := syslog.New(syslog.LOG_AUTHPRIV|syslog.LOG_ERR, "loginjail"); serr == nil {
+		w.Err(err.Error())
+		w.Close()
+	}
 }
 
 // cmdPAMHolder is the per-login process pam-hook starts; its stderr is

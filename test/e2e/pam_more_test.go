@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,4 +73,32 @@ func TestPAMSSHDKilled(t *testing.T) {
 	waitNoSessions(t, e)
 	e.lj("gc")
 	e.assertGone(sess)
+}
+
+// TestPAMJailFailureRefusesLogin: a user the jail cannot be built for (no
+// subordinate range) gets no session at all, and sshd's log says why.
+func TestPAMJailFailureRefusesLogin(t *testing.T) {
+	e := newEnv(t, "")
+	s := newPAMSSHD(t, e)
+	u := testutil.NewUserNoSubIDs(t, "pamnosub")
+	s.authorize(t, u)
+	out, _, code := s.ssh(t, u, nil, "echo UNJAILED")
+	if code == 0 || strings.Contains(out, "UNJAILED") {
+		t.Fatalf("login without a jail: exit %d, output %q", code, out)
+	}
+	logFile := filepath.Join(s.dir, "pam-hook.log")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(logFile)
+		if strings.Contains(string(b), u.Name) && strings.Contains(string(b), "usermod --add-subuids") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hook's log does not say why: %q", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(e.ps()) != 0 {
+		t.Errorf("a session is registered: %+v", e.ps())
+	}
 }
