@@ -73,7 +73,9 @@ func startHolder(cfgPath, user, rhost string, monitor int) error {
 	cmd := exec.Command("/proc/self/exe", "pam-holder", "--config", cfgPath, "--user", user, "--rhost", rhost,
 		"--sshd-pid", strconv.Itoa(monitor), "--sshd-start", strconv.FormatUint(start, 10))
 	cmd.Args[0] = "loginjail"
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, os.Stderr
+	// None of pam_exec's pipes or log file: pam_exec (and so sshd) would
+	// wait for their end, which is the end of the whole login.
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -52,11 +52,13 @@ func logPAMFailure(err error) {
 	}
 }
 
-// cmdPAMHolder is the per-login process pam-hook starts; its stderr is
-// sshd's log. Its logs are the PAM front door's audit trail, so they are
-// on at Info level.
+// cmdPAMHolder is the per-login process pam-hook starts, detached from
+// every pipe of pam_exec's. Its logs are the PAM front door's audit trail:
+// JSON lines to syslog (authpriv) when the host has a syslog socket.
 func cmdPAMHolder(args []string) int {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	if w, err := syslog.New(syslog.LOG_AUTHPRIV|syslog.LOG_INFO, "loginjail"); err == nil {
+		slog.SetDefault(slog.New(slog.NewJSONHandler(w, nil)))
+	}
 	fs := newFlags("pam-holder")
 	cfgPath := fs.String("config", "", "config file")
 	user := fs.String("user", "", "PAM_USER")

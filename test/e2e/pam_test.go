@@ -74,7 +74,7 @@ func newPAMSSHD(t *testing.T, e *env) *pamSSHD {
 	pam := fmt.Sprintf(`# loginjail e2e test service, removed by the test
 @include common-auth
 @include common-account
-session required pam_exec.so quiet stdout log=%s/pam-hook.log %s pam-hook --config %s
+session required pam_exec.so quiet log=%s/pam-hook.log %s pam-hook --config %s
 @include common-session
 `, dir, e.bin, e.cfg)
 	if err := os.WriteFile(pamFile, []byte(pam), 0o644); err != nil {
