@@ -17,6 +17,9 @@ import (
 // (init gives them 3 s between SIGTERM and SIGKILL) before killing it.
 const killTimeout = 5 * time.Second
 
+// startWait bounds how long `kill` waits for a session being built.
+const startWait = 30 * time.Second
+
 // Live reports whether r's session is running: its init is alive, or it
 // is still being built by a live owner.
 func Live(r *Record) bool {
@@ -88,6 +91,19 @@ func (g *Registry) Kill(target string) ([]string, error) {
 }
 
 func (g *Registry) killOne(r *Record) error {
+	// A session still being built has no init to signal yet, and its
+	// builder is still using its dir: wait until it is up.
+	for deadline := time.Now().Add(startWait); r.Pid == 0 && Live(r); {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still starting after %v", startWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+		fresh, err := g.Get(r.ID)
+		if err != nil {
+			return nil // gone meanwhile
+		}
+		r = fresh
+	}
 	if r.Pid > 0 {
 		h, err := jail.OpenInit(r.Pid, r.StartTime)
 		if err == nil {

@@ -118,6 +118,10 @@ type background struct {
 // `ps` lists the session.
 func (e *env) start(u *testutil.User, script string) *background {
 	e.t.Helper()
+	before := map[string]bool{}
+	for _, s := range e.ps() {
+		before[s.ID] = true
+	}
 	cmd := exec.Command(e.bin, "run", "--config", e.cfg, "--user", u.Name, "--", "sh", "-c", script)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -132,7 +136,7 @@ func (e *env) start(u *testutil.User, script string) *background {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, s := range e.ps() {
-			if s.User == u.Name && s.Pid > 0 {
+			if s.User == u.Name && s.Pid > 0 && !before[s.ID] {
 				b.sess = s
 				return b
 			}

@@ -128,7 +128,7 @@ func TestNatManyJails(t *testing.T) {
 		if how(i) == byExit {
 			d := 1.5 + float64(i%7)*0.3
 			if i < 2*batch {
-				d = 0.1
+				d = 0.6 // long enough for the 30 ms poll to see its address
 			}
 			argv = []string{"sleep", fmt.Sprintf("%.1f", d)}
 		}
