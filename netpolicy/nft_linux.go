@@ -326,6 +326,20 @@ func delElemsByIP(ip netip.Addr) error {
 	if !ip.IsValid() {
 		return nil
 	}
+	// Another process (the session's builder, `kill`, `gc`) may delete the
+	// same elements between our listing and our delete: the batch then
+	// fails with ENOENT as a whole. List again; nothing left is success.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = delElemsByIPOnce(ip)
+		if err == nil || !errors.Is(err, unix.ENOENT) && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return err
+}
+
+func delElemsByIPOnce(ip netip.Addr) error {
 	var errs []error
 	err := withNft(func(c *nftables.Conn) error {
 		if _, err := c.ListTableOfFamily(tableName, table.Family); err != nil {
