@@ -306,6 +306,9 @@ func (a *Attachment) Release() error {
 		errs = append(errs, err)
 	}
 	if leased {
+		if err := flushConntrack(a.IP); err != nil {
+			errs = append(errs, err)
+		}
 		// The address is freed last, and only when all else is gone, so
 		// that a failed step can be retried by gc (Reclaim).
 		if len(errs) == 0 {
@@ -332,6 +335,9 @@ func Reclaim(spec Spec) error {
 		if err := delElemsByIP(ip); err != nil {
 			errs = append(errs, err)
 		}
+		if err := flushConntrack(ip); err != nil {
+			errs = append(errs, err)
+		}
 		if len(errs) == 0 {
 			if err := releaseLease(spec.StateDir, spec.SessionID); err != nil {
 				errs = append(errs, err)
@@ -339,4 +345,19 @@ func Reclaim(spec Spec) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// flushConntrack forgets the connections a jail's address made: the
+// forward chain accepts established flows before it looks at the deny
+// list, so a later jail leasing the same address could otherwise ride a
+// flow (a UDP one lives 120 s) its own policy denies.
+func flushConntrack(ip netip.Addr) error {
+	f := &netlink.ConntrackFilter{}
+	if err := f.AddIP(netlink.ConntrackOrigSrcIP, net.IP(ip.AsSlice())); err != nil {
+		return fmt.Errorf("conntrack filter for %v: %w", ip, err)
+	}
+	if _, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f); err != nil {
+		return fmt.Errorf("flush conntrack of %v: %w", ip, err)
+	}
+	return nil
 }

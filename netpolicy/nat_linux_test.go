@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // The root tests never touch the machine's own network. TestNAT builds two
@@ -370,11 +371,16 @@ func TestNATInner(t *testing.T) {
 	t.Run("Release", func(t *testing.T) {
 		j := newJail(t)
 		s := spec("rel")
-		s.Allow = []Rule{{Proto: "tcp", PortLo: 443, PortHi: 443}}
+		s.Allow = []Rule{{Proto: "tcp", PortLo: 443, PortHi: 443}, {Proto: "tcp", PortLo: 8080, PortHi: 8080}}
 		s.Deny = []Rule{{Net: netip.MustParsePrefix("192.0.2.7/32")}}
 		a, err := Attach(s, j.pid)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// A flow leaves a conntrack entry that Release must forget.
+		expectReach(t, j, "192.0.2.1:8080", true)
+		if conntrackOf(t, a.IP) == 0 {
+			t.Fatalf("no conntrack entry for %v after a connection", a.IP)
 		}
 		if !hasIP(nftJSON(t), a.IP) {
 			t.Fatalf("no elements for %v after Attach", a.IP)
@@ -550,10 +556,29 @@ func checkGone(t *testing.T, stateDir, id, veth string, ip netip.Addr) {
 	if hasIP(nftJSON(t), ip) {
 		t.Errorf("elements for %v still there:\n%s", ip, run(t, "nft", "list", "table", "inet", tableName))
 	}
+	if n := conntrackOf(t, ip); n > 0 {
+		t.Errorf("%d conntrack entries of %v still there", n, ip)
+	}
 	if got, ok := LeasedIP(stateDir, id); ok {
 		t.Errorf("lease %v of %s still there", got, id)
 	}
 	if _, err := os.Stat(stateDir + "/leases/" + ip.String()); err == nil {
 		t.Errorf("lease file for %v still there", ip)
 	}
+}
+
+// conntrackOf counts the conntrack entries whose original source is ip.
+func conntrackOf(t *testing.T, ip netip.Addr) int {
+	t.Helper()
+	flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+	if err != nil {
+		t.Fatalf("list conntrack: %v", err)
+	}
+	n := 0
+	for _, f := range flows {
+		if f.Forward.SrcIP.Equal(net.IP(ip.AsSlice())) {
+			n++
+		}
+	}
+	return n
 }
