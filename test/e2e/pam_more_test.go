@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,4 +102,41 @@ func TestPAMJailFailureRefusesLogin(t *testing.T) {
 	if len(e.ps()) != 0 {
 		t.Errorf("a session is registered: %+v", e.ps())
 	}
+}
+
+// TestPAMShippedSnippetsGateByGroup installs packaging/pam's two snippets
+// as shipped (only paths and the group name adapted): a member of the
+// group is jailed, anyone else logs in untouched.
+func TestPAMShippedSnippetsGateByGroup(t *testing.T) {
+	e := newEnv(t, "")
+	group := fmt.Sprintf("ljtjailed%d", os.Getpid()%100000)
+	run(t, "groupadd", group)
+	t.Cleanup(func() { exec.Command("groupdel", group).Run() })
+	adapt := func(path string) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := strings.ReplaceAll(string(b), "/usr/sbin/loginjail pam-hook", e.bin+" pam-hook --config "+e.cfg)
+		out = strings.ReplaceAll(out, "/usr/sbin/loginjail shell", e.bin+" shell")
+		return strings.ReplaceAll(out, "jailed", group)
+	}
+	pamSnippet := adapt("packaging/pam/sshd-pam-session.conf")
+	match := adapt("packaging/pam/sshd_config.d-loginjail.conf")
+	// The drop-in starts with global options the test config has already.
+	match = match[strings.Index(match, "Match Group"):]
+	s := newPAMSSHDWith(t, e, pamSnippet, match)
+	in := testutil.NewUser(t, "pamin")
+	out := testutil.NewUser(t, "pamout")
+	run(t, "usermod", "-aG", group, in.Name)
+	s.authorize(t, in)
+	s.authorize(t, out)
+	hostPidNS := readlink(t, "/proc/self/ns/pid")
+	if got, serr, code := s.ssh(t, in, nil, "readlink /proc/self/ns/pid"); code != 0 || strings.TrimSpace(got) == hostPidNS {
+		t.Errorf("group member: exit %d, pid ns %q (host %s): want a jail; %s", code, got, hostPidNS, serr)
+	}
+	if got, serr, code := s.ssh(t, out, nil, "readlink /proc/self/ns/pid"); code != 0 || strings.TrimSpace(got) != hostPidNS {
+		t.Errorf("non-member: exit %d, pid ns %q: want the host's untouched; %s", code, got, serr)
+	}
+	waitNoSessions(t, e)
 }

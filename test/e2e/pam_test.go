@@ -48,6 +48,14 @@ type pamSSHD struct {
 
 func newPAMSSHD(t *testing.T, e *env) *pamSSHD {
 	t.Helper()
+	return newPAMSSHDWith(t, e, "", "")
+}
+
+// newPAMSSHDWith starts the test sshd; pamSession and sshdMatch, when
+// set, replace the test's own session line and ForceCommand with the
+// shipped snippets' (already adapted to the test's paths).
+func newPAMSSHDWith(t *testing.T, e *env, pamSession, sshdMatch string) *pamSSHD {
+	t.Helper()
 	sshdBin := "/usr/sbin/sshd"
 	if _, err := os.Stat(sshdBin); err != nil {
 		t.Skip("requires openssh-server (packaging/deps.sh installs it)")
@@ -71,12 +79,11 @@ func newPAMSSHD(t *testing.T, e *env) *pamSSHD {
 	ln.Close()
 
 	pamFile := "/etc/pam.d/" + s.service
-	pam := fmt.Sprintf(`# loginjail e2e test service, removed by the test
-@include common-auth
-@include common-account
-session required pam_exec.so quiet log=%s/pam-hook.log %s pam-hook --config %s
-@include common-session
-`, dir, e.bin, e.cfg)
+	if pamSession == "" {
+		pamSession = fmt.Sprintf("session required pam_exec.so quiet log=%s/pam-hook.log %s pam-hook --config %s\n", dir, e.bin, e.cfg)
+	}
+	// As the README says: the hook goes after common-session.
+	pam := "# loginjail e2e test service, removed by the test\n@include common-auth\n@include common-account\n@include common-session\n" + pamSession
 	if err := os.WriteFile(pamFile, []byte(pam), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -90,10 +97,13 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthorizedKeysFile .ssh/authorized_keys
 Subsystem sftp internal-sftp
-ForceCommand %s shell
-SetEnv LOGINJAIL_CONFIG=%s
 LogLevel VERBOSE
-`, s.port, dir, dir, e.bin, e.cfg)
+SetEnv LOGINJAIL_CONFIG=%s
+`, s.port, dir, dir, e.cfg)
+	if sshdMatch == "" {
+		sshdMatch = "ForceCommand " + e.bin + " shell\n"
+	}
+	conf += sshdMatch
 	os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(conf), 0o644)
 	link := filepath.Join(dir, s.service)
 	if err := os.Symlink(sshdBin, link); err != nil {
