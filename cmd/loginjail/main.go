@@ -27,6 +27,8 @@ var verbs map[string]*verb
 
 func init() {
 	verbs = map[string]*verb{
+		"sshd":         {"sshd [--config FILE] [--listen ADDR]", "serve SSH: every login gets a jail (default listen :2222)", cmdSSHD},
+		"sshd-conn":    {"sshd-conn ...", "internal: one SSH connection (started by sshd)", cmdSSHDConn},
 		"run":          {"run [--config FILE] --user NAME [--net none|nat] [--hostname H] [-- CMD...]", "start a jail for a user from the command line (root)", cmdRun},
 		"ps":           {"ps [--json]", "list live sessions", cmdPS},
 		"enter":        {"enter [--root] SESSION|USER [-- CMD...]", "join a live jail by setns", cmdEnter},
@@ -46,6 +48,10 @@ func main() {
 	// dispatch it before flags, config or logging exist.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		jail.Init()
+	}
+	// The SSH server's per-connection process logs its own audit trail.
+	if len(os.Args) > 1 && os.Args[1] == "sshd-conn" {
+		os.Exit(cmdSSHDConn(os.Args[2:]))
 	}
 	setupLogging()
 	if len(os.Args) < 2 {
@@ -75,7 +81,7 @@ func main() {
 func usage(w *os.File) {
 	fmt.Fprintln(w, "usage: loginjail COMMAND [ARGS]")
 	fmt.Fprintln(w)
-	for _, n := range []string{"run", "ps", "enter", "kill", "gc", "check-config", "pam-hook", "shell", "version"} {
+	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "gc", "check-config", "pam-hook", "shell", "version"} {
 		fmt.Fprintf(w, "  %-14s %s\n", n, verbs[n].summary)
 	}
 }

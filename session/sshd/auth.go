@@ -1,0 +1,97 @@
+package sshd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/loginjail/loginjail/session"
+)
+
+// serverConfig is the connection's x/crypto configuration: pinned
+// algorithms, host keys, and the auth callbacks of auth_pubkey.go and
+// auth_pam.go.
+func (c *conn) serverConfig(keys []ssh.Signer) *ssh.ServerConfig {
+	sc := &ssh.ServerConfig{
+		MaxAuthTries:                c.cfg.Server.MaxAuthTries,
+		PublicKeyCallback:           c.checkPublicKey,
+		VerifiedPublicKeyCallback:   c.verifiedPublicKey,
+		PasswordCallback:            c.authPassword,
+		KeyboardInteractiveCallback: c.authKeyboardInteractive,
+		BannerCallback:              c.banner,
+	}
+	applyAlgorithms(sc)
+	for _, k := range keys {
+		sc.AddHostKey(k)
+	}
+	return sc
+}
+
+// Reasons a login is refused that the admin's log names (the client only
+// ever hears "permission denied").
+var (
+	errRootRefused = errors.New("root login is not permitted (permit_root_login = false)")
+	errUnknownUser = errors.New("no such user")
+)
+
+// refusal is what a client is told: nothing about why.
+var refusal = errors.New("permission denied")
+
+// lookupUser is the account the client names, or why it may not log in.
+func (c *conn) lookupUser(name string) (*session.Identity, error) {
+	who, err := session.LookupIdentity(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUnknownUser, err)
+	}
+	if who.UID == 0 && !c.cfg.Server.PermitRootLogin {
+		return nil, errRootRefused
+	}
+	return who, nil
+}
+
+// failed logs a failed attempt, reports it to the listener and returns
+// the client's error.
+func (c *conn) failed(user, method, fp string, cause error) error {
+	c.failures++
+	attrs := []any{"event", evAuthFailure, "user", user, "method", method, "err", oneLine(cause.Error())}
+	if fp != "" {
+		attrs = append(attrs, "key", fp)
+	}
+	c.lg().Warn("authentication failed", attrs...)
+	c.status.send(statusFail)
+	return refusal
+}
+
+// succeeded records l as the connection's login.
+func (c *conn) succeeded(l *login) {
+	c.abandonPending()
+	c.pending = l
+	c.authed.Store(true)
+	attrs := []any{"event", evAuthSuccess, "user", l.who.Name, "method", l.method}
+	if l.keyFP != "" {
+		attrs = append(attrs, "key", l.keyFP)
+	}
+	c.lg().Info("authenticated", attrs...)
+}
+
+// maxBanner bounds the banner file.
+const maxBanner = 64 << 10
+
+// banner is the [server] banner file, sent before authentication.
+func (c *conn) banner(ssh.ConnMetadata) string {
+	path := c.cfg.Server.Banner
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		c.lg().Warn("banner", "err", err)
+		return ""
+	}
+	if len(b) > maxBanner {
+		b = b[:maxBanner]
+	}
+	return string(b)
+}

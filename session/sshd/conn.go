@@ -1,0 +1,342 @@
+package sshd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/session"
+	"github.com/loginjail/loginjail/session/pamauth"
+)
+
+// login is what a successful authentication established. An auth
+// callback makes it (c.pending); once the handshake returns it becomes
+// c.login and never changes.
+type login struct {
+	who    *session.Identity
+	method string      // "publickey", "password", "keyboard-interactive"
+	keyFP  string      // SHA256 fingerprint, publickey only
+	opts   *keyOptions // the key line's options; empty for PAM methods
+	pam    *pamauth.Tx // account checked; its session opens after the handshake
+}
+
+// conn is one SSH connection, served by a process of its own. Lifecycle,
+// in order:
+//
+//  1. newConn: host keys, the ssh.ServerConfig, the PAM thread; the
+//     login_grace_time timer starts.
+//  2. handshake (ssh.NewServerConn): key exchange, then the auth callbacks
+//     (auth.go), called one at a time by x/crypto. A callback that
+//     succeeds leaves its *login in pending; each failure is logged and
+//     reported to the listener.
+//  3. authenticated: login = pending, frozen from here on; the listener is
+//     told; the PAM session opens.
+//  4. serving: global requests (keepalive replies, forwarding refused) and
+//     session channels, which share one jail opened at the first one.
+//  5. end (client gone, keepalives unanswered, jail ended): Session.Close
+//     ends every jailed process and reclaims the jail, then the PAM
+//     session closes.
+type conn struct {
+	id     string
+	cfg    *config.Config
+	nc     net.Conn
+	remote netip.AddrPort
+	local  netip.AddrPort
+	logp   atomic.Pointer[slog.Logger] // gains user, then session attributes
+	status *statusPipe
+	thread *lockedThread // PAM calls and the jail's clone
+	ssh    *ssh.ServerConfig
+	start  time.Time
+
+	// Handshake goroutine only.
+	pending  *login
+	keyOK    map[string]*login // publickey: keys found acceptable, by user and fingerprint
+	failures int
+	authed   atomic.Bool
+
+	// Set after the handshake, then read-only.
+	login  *login
+	sc     *ssh.ServerConn
+	pamEnv []string
+
+	mu       sync.Mutex
+	sess     *session.Session // the login's jail, opened at the first session channel
+	sessErr  error
+	sessions int  // open session channels
+	noMore   bool // no-more-sessions@openssh.com
+	closing  bool
+	lastExit string
+	channels sync.WaitGroup
+}
+
+// newConn prepares to serve nc with cfg.
+func newConn(cfg *config.Config, nc net.Conn, status *statusPipe) (*conn, error) {
+	c := &conn{id: newConnID(), cfg: cfg, nc: nc, status: status, thread: newLockedThread(),
+		keyOK: map[string]*login{}, start: time.Now()}
+	c.remote = addrPortOf(nc.RemoteAddr())
+	c.local = addrPortOf(nc.LocalAddr())
+	c.logp.Store(connLogger(c.id, c.remote.String()))
+	keys, err := loadHostKeys(&cfg.Server)
+	if err != nil {
+		return nil, err
+	}
+	c.ssh = c.serverConfig(keys)
+	return c, nil
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap := t.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// serve runs the connection to its end.
+func (c *conn) serve() {
+	c.lg().Info("connection", "event", evConnStart, "local", c.local.String())
+	if d := c.cfg.Server.LoginGraceTime.Duration; d > 0 {
+		grace := time.AfterFunc(d, func() {
+			if !c.authed.Load() {
+				c.lg().Warn("login grace time exceeded", "event", evGraceExceeded, "grace", d.String())
+				c.status.send(statusGrace)
+				c.nc.Close()
+			}
+		})
+		defer grace.Stop()
+	}
+	sc, chans, reqs, err := ssh.NewServerConn(c.nc, c.ssh)
+	if err != nil {
+		c.abandonPending()
+		c.lg().Info("connection closed before login", "event", evConnEnd, "reason", handshakeReason(err),
+			"auth_failures", c.failures, "duration", time.Since(c.start).Round(time.Millisecond).String())
+		return
+	}
+	c.sc, c.login = sc, c.pending
+	c.status.send(statusAuth)
+	c.logp.Store(c.lg().With("user", c.login.who.Name))
+	if err := c.openPAMSession(); err != nil {
+		c.lg().Error("PAM session refused the login", "event", evSessionFail, "err", err)
+		sc.Close()
+		go ssh.DiscardRequests(reqs)
+		for nc := range chans {
+			nc.Reject(ssh.ConnectionFailed, "session refused")
+		}
+		c.closePAM()
+		return
+	}
+	go c.globalRequests(reqs)
+	stopAlive := c.keepalive()
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			// Forwarding channels (direct-tcpip, direct-streamlocal, x11)
+			// would run in the host's namespaces: refused.
+			c.lg().Info("channel refused", "event", evRefused, "type", nc.ChannelType())
+			nc.Reject(ssh.Prohibited, "not allowed on this server")
+			continue
+		}
+		c.channels.Add(1)
+		go func() {
+			defer c.channels.Done()
+			c.sessionChannel(nc)
+		}()
+	}
+	stopAlive()
+	c.endSession()
+	c.channels.Wait()
+	c.closePAM()
+	c.lg().Info("connection closed", "event", evConnEnd, "duration", time.Since(c.start).Round(time.Millisecond).String())
+}
+
+// handshakeReason names why a connection ended before login, for the log.
+func handshakeReason(err error) string {
+	var ae *ssh.ServerAuthError
+	switch {
+	case errors.As(err, &ae):
+		return "authentication failed: " + err.Error()
+	case errors.Is(err, net.ErrClosed):
+		return "closed (login grace time)"
+	}
+	return err.Error()
+}
+
+// abandonPending closes the PAM transaction of a login that never
+// completed.
+func (c *conn) abandonPending() {
+	for _, l := range []*login{c.pending} {
+		if l != nil && l.pam != nil {
+			c.thread.do(func() { l.pam.Close() })
+			l.pam = nil
+		}
+	}
+}
+
+// openPAMSession opens the PAM session of the authenticated login on the
+// PAM thread and keeps PAM's environment for the jail.
+func (c *conn) openPAMSession() error {
+	tx := c.login.pam
+	if tx == nil {
+		return errors.New("no PAM transaction")
+	}
+	var err error
+	c.thread.do(func() {
+		if err = tx.OpenSession(nil); err == nil {
+			c.pamEnv = tx.Env()
+		}
+	})
+	return err
+}
+
+func (c *conn) closePAM() {
+	if c.login == nil || c.login.pam == nil {
+		return
+	}
+	tx := c.login.pam
+	c.thread.do(func() {
+		if err := tx.Close(); err != nil {
+			c.lg().Warn("PAM close", "err", err)
+		}
+	})
+}
+
+// lg is the connection's logger, with what is known so far attached.
+func (c *conn) lg() *slog.Logger { return c.logp.Load() }
+
+// errClosing refuses new sessions on a connection being torn down.
+var errClosing = errors.New("connection is closing")
+
+// jail returns the login's jail, building it at the first call. Its
+// init is cloned on the PAM thread, so it inherits what pam_loginuid set.
+func (c *conn) jail() (*session.Session, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return nil, errClosing
+	}
+	if c.sess != nil || c.sessErr != nil {
+		return c.sess, c.sessErr
+	}
+	l := session.Login{User: c.login.who.Name, Remote: c.remote.Addr(), RemoteStr: c.remote.String(), Frontdoor: session.FrontdoorSSHD}
+	c.thread.do(func() { c.sess, c.sessErr = session.Open(context.Background(), c.cfg, l) })
+	if c.sessErr != nil {
+		c.lg().Error("jail could not be built", "event", evSessionFail, "err", c.sessErr)
+		return nil, c.sessErr
+	}
+	s := c.sess
+	ip := ""
+	if s.Jail.Net != nil {
+		ip = s.Jail.Net.IP.String()
+	}
+	c.logp.Store(c.lg().With("session", s.ID))
+	c.lg().Info("session start", "event", evSessionStart, "hostname", s.Spec.Hostname, "ip", ip,
+		"pid", s.Jail.Pid, "policy", s.Policy.Policy, "method", c.login.method)
+	go func() {
+		// A jail ended from outside (loginjail kill, init died) ends the
+		// connection.
+		<-s.Jail.Done()
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if !closing {
+			c.lg().Warn("jail ended under a live connection", "event", evSessionEnd)
+			c.sc.Close()
+		}
+	}()
+	return s, nil
+}
+
+// endSession closes the jail, if one was built: every process in it ends.
+func (c *conn) endSession() {
+	c.mu.Lock()
+	c.closing = true
+	s := c.sess
+	last := c.lastExit
+	c.mu.Unlock()
+	if s == nil {
+		return
+	}
+	started := time.Now()
+	err := s.Close()
+	ip := ""
+	if s.Jail.Net != nil {
+		ip = s.Jail.Net.IP.String()
+	}
+	c.lg().Info("session end", "event", evSessionEnd, "hostname", s.Spec.Hostname, "ip", ip,
+		"duration", time.Since(c.start).Round(time.Millisecond).String(), "exit", last,
+		"teardown", time.Since(started).Round(time.Millisecond).String(), "err", errString(err))
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// sshEnv is what sshd puts in every session's environment.
+func (c *conn) sshEnv() []string {
+	return []string{
+		fmt.Sprintf("SSH_CLIENT=%s %d %d", c.remote.Addr(), c.remote.Port(), c.local.Port()),
+		fmt.Sprintf("SSH_CONNECTION=%s %d %s %d", c.remote.Addr(), c.remote.Port(), c.local.Addr(), c.local.Port()),
+	}
+}
+
+// globalRequests answers connection-level requests: keepalives get a
+// failure reply (as OpenSSH's), forwarding is refused.
+func (c *conn) globalRequests(reqs <-chan *ssh.Request) {
+	for req := range reqs {
+		switch req.Type {
+		case "no-more-sessions@openssh.com":
+			c.mu.Lock()
+			c.noMore = true
+			c.mu.Unlock()
+		case "tcpip-forward", "cancel-tcpip-forward", "streamlocal-forward@openssh.com":
+			c.lg().Info("forwarding refused", "event", evRefused, "type", req.Type)
+		}
+		if req.WantReply {
+			req.Reply(false, nil)
+		}
+	}
+}
+
+// statusPipe tells the listener how the connection's login goes.
+type statusPipe struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// Status lines, one per event.
+const (
+	statusAuth  = "auth"  // authenticated: no longer counts towards max_startups
+	statusFail  = "fail"  // an authentication attempt failed
+	statusGrace = "grace" // login_grace_time passed
+)
+
+func (p *statusPipe) send(line string) {
+	if p == nil || p.f == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// The listener may be gone (restarted): the connection goes on.
+	p.f.Write([]byte(line + "\n"))
+	if line == statusAuth {
+		p.f.Close()
+		p.f = nil
+	}
+}
+
+// oneLine keeps log values on one line.
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }

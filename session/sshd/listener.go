@@ -1,0 +1,343 @@
+package sshd
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/session"
+)
+
+// Options is a `loginjail sshd`.
+type Options struct {
+	ConfigPath string // "" = config.DefaultPath if it exists, else the embedded defaults
+	Listen     string // overrides [server] listen
+}
+
+// listener accepts connections and starts a per-connection process for
+// each. It counts connections not yet authenticated (max_startups), keeps
+// per-source penalties, and reclaims what a per-connection process that
+// died abnormally left behind.
+type listener struct {
+	opts Options
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	cfgName string // file the config came from; "" = embedded defaults
+	cfgData []byte
+	gate    startups
+	unauth  int
+	pen     *penalties
+}
+
+// child is one per-connection process as the listener tracks it.
+type child struct {
+	remote   netip.Addr
+	authed   bool // guarded by listener.mu
+	settled  bool // no longer counted in unauth; guarded by listener.mu
+	failures int  // watch goroutine only
+	grace    bool // watch goroutine only
+}
+
+// Serve is `loginjail sshd`: it listens until SIGTERM or SIGINT. Live
+// connections are not touched by its end: their processes run on.
+// SIGHUP re-reads the config file for new connections (the listen
+// address stays until a restart).
+func Serve(opts Options) error {
+	l := &listener{opts: opts, pen: newPenalties()}
+	if err := l.load(); err != nil {
+		return err
+	}
+	if err := ensureHostKeys(&l.cfg.Server); err != nil {
+		return err
+	}
+	if _, err := loadHostKeys(&l.cfg.Server); err != nil {
+		return err
+	}
+	addr := opts.Listen
+	if addr == "" {
+		addr = l.cfg.Server.Listen
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	slog.Info("listening", "event", evListen, "addr", ln.Addr().String(), "config", l.source())
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		for sig := range sigs {
+			if sig == syscall.SIGHUP {
+				l.reload(addr)
+				continue
+			}
+			slog.Info("stopping; live connections keep running", "event", evListen, "signal", sig.String())
+			ln.Close()
+			return
+		}
+	}()
+	for {
+		nc, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			slog.Warn("accept", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		l.admit(nc)
+	}
+}
+
+// load reads the config file (or takes the embedded defaults) and keeps
+// its bytes for the per-connection processes.
+func (l *listener) load() error {
+	name := l.opts.ConfigPath
+	if name == "" {
+		if _, err := os.Stat(config.DefaultPath); err == nil {
+			name = config.DefaultPath
+		}
+	}
+	cfg := config.Default()
+	var data []byte
+	if name != "" {
+		var err error
+		if data, err = os.ReadFile(name); err != nil {
+			return fmt.Errorf("read config: %w", err)
+		}
+		if cfg, err = config.Parse(name, data); err != nil {
+			return err
+		}
+	}
+	start, rate, full, err := config.ParseMaxStartups(cfg.Server.MaxStartups)
+	if err != nil {
+		return fmt.Errorf("max_startups: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cfg, l.cfgName, l.cfgData = cfg, name, data
+	l.gate = startups{start: start, rate: rate, full: full}
+	return nil
+}
+
+func (l *listener) source() string {
+	if l.cfgName == "" {
+		return "<embedded defaults>"
+	}
+	return l.cfgName
+}
+
+// reload is SIGHUP: new connections get the re-read config; a broken one
+// is refused and the old one kept.
+func (l *listener) reload(addr string) {
+	old := l.cfg
+	if err := l.load(); err != nil {
+		slog.Error("config not reloaded; keeping the old one", "event", evReload, "err", err)
+		return
+	}
+	if err := ensureHostKeys(&l.cfg.Server); err != nil {
+		slog.Error("host keys after reload", "event", evReload, "err", err)
+	}
+	if l.opts.Listen == "" && l.cfg.Server.Listen != old.Server.Listen {
+		slog.Warn("listen changed; it takes effect at the next start", "event", evReload,
+			"listening", addr, "configured", l.cfg.Server.Listen)
+	}
+	slog.Info("config reloaded", "event", evReload, "config", l.source())
+}
+
+// admit applies the per-source penalty and max_startups to a new
+// connection and hands it to a per-connection process.
+func (l *listener) admit(nc net.Conn) {
+	remote := addrPortOf(nc.RemoteAddr())
+	l.mu.Lock()
+	reason := ""
+	switch {
+	case l.pen.refused(remote.Addr()):
+		reason = "source penalised after repeated failures"
+	case l.gate.drop(l.unauth):
+		reason = "max_startups"
+	}
+	if reason != "" {
+		unauth := l.unauth
+		l.mu.Unlock()
+		slog.Warn("connection dropped", "event", evConnDrop, "remote", remote.String(), "reason", reason, "unauthenticated", unauth)
+		nc.Close()
+		return
+	}
+	l.unauth++
+	cfg, name, data := l.cfg, l.cfgName, l.cfgData
+	l.mu.Unlock()
+
+	ch := &child{remote: remote.Addr()}
+	if err := l.spawn(nc, ch, cfg, name, data); err != nil {
+		slog.Error("per-connection process", "event", evConnCrash, "remote", remote.String(), "err", err)
+		l.settle(ch, false)
+	}
+}
+
+// spawn starts `loginjail sshd-conn` for nc. The process gets its own
+// session (no Pdeathsig): the listener's end does not end it.
+func (l *listener) spawn(nc net.Conn, ch *child, cfg *config.Config, name string, data []byte) error {
+	defer nc.Close()
+	f, err := nc.(*net.TCPConn).File()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		statusR.Close()
+		statusW.Close()
+		return err
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"loginjail", "sshd-conn", "--config-name=" + name},
+		Env:         os.Environ(),
+		Dir:         "/",
+		Stderr:      os.Stderr,
+		ExtraFiles:  []*os.File{f, statusW, cfgR},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	statusW.Close()
+	cfgR.Close()
+	if err != nil {
+		statusR.Close()
+		cfgW.Close()
+		return err
+	}
+	go func() {
+		cfgW.Write(data)
+		cfgW.Close()
+	}()
+	go l.watch(cmd, statusR, ch, cfg)
+	return nil
+}
+
+// graceSlack is how long after login_grace_time the listener kills a
+// per-connection process that has not reported a login (it should have
+// closed the connection itself).
+const graceSlack = 10 * time.Second
+
+// watch follows one per-connection process: its status lines, then its
+// exit, which settles the source's penalty and, if it died abnormally
+// after building a jail, reclaims what the jail left.
+func (l *listener) watch(cmd *exec.Cmd, status *os.File, ch *child, cfg *config.Config) {
+	if d := cfg.Server.LoginGraceTime.Duration; d > 0 {
+		t := time.AfterFunc(d+graceSlack, func() {
+			l.mu.Lock()
+			authed := ch.authed
+			l.mu.Unlock()
+			if !authed {
+				slog.Warn("login grace time exceeded; killing the connection's process", "event", evGraceExceeded,
+					"remote", ch.remote.String(), "pid", cmd.Process.Pid)
+				cmd.Process.Kill()
+			}
+		})
+		defer t.Stop()
+	}
+	sc := bufio.NewScanner(status)
+	for sc.Scan() {
+		switch sc.Text() {
+		case statusAuth:
+			l.settle(ch, true)
+		case statusFail:
+			ch.failures++
+		case statusGrace:
+			ch.grace = true
+		}
+	}
+	status.Close()
+	authed := l.settle(ch, false)
+	err := cmd.Wait()
+	pid := cmd.Process.Pid
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	crashed := ws.Signaled() || ws.ExitStatus() == 2 // killed, or a Go panic
+	if err != nil {
+		slog.Warn("per-connection process ended abnormally", "event", evConnCrash, "remote", ch.remote.String(),
+			"pid", pid, "status", cmd.ProcessState.String())
+	}
+	if !authed {
+		var d time.Duration
+		switch {
+		case crashed:
+			d = penaltyCrash
+		case ch.grace:
+			d = penaltyGrace
+		case ch.failures > 0:
+			d = penaltyAuthFail
+		}
+		if d > 0 && l.pen.add(ch.remote, d) {
+			slog.Warn("source penalised: new connections refused for a while", "event", evPenalty, "remote", ch.remote.String())
+		}
+		return
+	}
+	if err != nil {
+		reclaimOwnedBy(cfg, pid)
+	}
+}
+
+// settle takes ch out of the unauthenticated count (once), marking it
+// authenticated if authed; it reports whether ch ever authenticated.
+func (l *listener) settle(ch *child, authed bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !ch.settled {
+		ch.settled = true
+		l.unauth--
+	}
+	ch.authed = ch.authed || authed
+	return ch.authed
+}
+
+// reclaimTimeout bounds the wait for a dead connection's jail init to
+// notice its control connection closed and exit.
+const reclaimTimeout = 15 * time.Second
+
+// reclaimOwnedBy reclaims the sessions whose builder was pid, once their
+// init is gone (it ends when its control connection closes).
+func reclaimOwnedBy(cfg *config.Config, pid int) {
+	reg := session.NewRegistry(cfg.Server.StateDir)
+	deadline := time.Now().Add(reclaimTimeout)
+	for {
+		recs, err := reg.List()
+		if err != nil {
+			slog.Warn("reclaim", "err", err)
+			return
+		}
+		left := 0
+		for _, r := range recs {
+			if r.Owner == pid {
+				left++
+			}
+		}
+		if left == 0 {
+			return
+		}
+		if reclaimed, err := reg.GC(); len(reclaimed) > 0 || err != nil {
+			slog.Info("reclaimed sessions of a dead connection", "event", evConnCrash, "pid", pid, "sessions", reclaimed, "err", errString(err))
+		}
+		if time.Now().After(deadline) {
+			slog.Warn("sessions of a dead connection still live", "event", evConnCrash, "pid", pid, "sessions", left)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,144 @@
+package sshd
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/loginjail/loginjail/jail"
+)
+
+// relay is a jailed process and the host ends of its stdio: a pty master,
+// or our ends of three pipes.
+type relay struct {
+	proc   *jail.Process
+	master *os.File // with a terminal
+	stdin  *os.File // write end; closed at the client's EOF
+	stdout *os.File // read ends
+	stderr *os.File
+}
+
+// spawnPipes runs ps with three pipes. The server keeps the write end of
+// stdin, so the client's EOF becomes the process's EOF.
+func (s *sessionChannel) spawnPipes(ps jail.ProcSpec) (*relay, error) {
+	var ends []*os.File
+	closeAll := func() {
+		for _, f := range ends {
+			f.Close()
+		}
+	}
+	var pairs [3][2]*os.File
+	for i := range pairs {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		pairs[i] = [2]*os.File{r, w}
+		ends = append(ends, r, w)
+	}
+	inR, inW := pairs[0][0], pairs[0][1]
+	outR, outW := pairs[1][0], pairs[1][1]
+	errR, errW := pairs[2][0], pairs[2][1]
+	p, err := s.sess.Jail.Spawn(ps, []*os.File{inR, outW, errW})
+	// The process has its own copies now (init got them by SCM_RIGHTS).
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		errR.Close()
+		return nil, err
+	}
+	return &relay{proc: p, stdin: inW, stdout: outR, stderr: errR}, nil
+}
+
+// spawnPty runs ps on a terminal of the jail's devpts, sized and moded as
+// the client asked.
+func (s *sessionChannel) spawnPty(ps jail.ProcSpec) (*relay, error) {
+	ps.Pty = true
+	ps.Rows, ps.Cols = clamp16(s.pty.Rows), clamp16(s.pty.Cols)
+	p, err := s.sess.Jail.Spawn(ps, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := setModes(p.Pty, s.pty.Modes); err != nil {
+		s.c.lg().Debug("terminal modes", "err", err)
+	}
+	setWinsize(p.Pty, s.pty.Rows, s.pty.Cols, s.pty.Width, s.pty.Height)
+	return &relay{proc: p, master: p.Pty}, nil
+}
+
+// drainTimeout bounds the wait for a terminal's last output after its
+// process ended while something else (a background job) holds the slave.
+const drainTimeout = 2 * time.Second
+
+// finish relays until the process is over and its output sent, then
+// reports how it ended: all output, then exit-status or exit-signal, then
+// EOF and close.
+func (s *sessionChannel) finish(r *relay, label string) {
+	started := time.Now()
+	if r.master != nil {
+		go io.Copy(r.master, s.ch)
+		out := make(chan struct{})
+		go func() {
+			io.Copy(s.ch, r.master) // ends with EIO once the last slave closes
+			close(out)
+		}()
+		select {
+		case <-out:
+		case <-r.proc.Done():
+			select {
+			case <-out:
+			case <-time.After(drainTimeout):
+			}
+		}
+	} else {
+		go func() {
+			io.Copy(r.stdin, s.ch)
+			r.stdin.Close()
+		}()
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { io.Copy(s.ch, r.stdout); wg.Done() }()
+		go func() { io.Copy(s.ch.Stderr(), r.stderr); wg.Done() }()
+		wg.Wait()
+		r.stdout.Close()
+		r.stderr.Close()
+	}
+	st, err := r.proc.Wait()
+	if err != nil && !errors.Is(err, jail.ErrJailGone) {
+		s.c.lg().Warn("wait", "err", err)
+	}
+	s.mu.Lock()
+	s.master = nil
+	s.mu.Unlock()
+	if r.master != nil {
+		r.master.Close()
+	}
+	exit := strconv.Itoa(st.Code)
+	if st.Signal != 0 {
+		exit = "signal " + signalName(st.Signal)
+		s.ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+			Signal     string
+			CoreDumped bool
+			Error      string
+			Lang       string
+		}{signalName(st.Signal), false, "", ""}))
+	} else {
+		s.ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(st.Code)}))
+	}
+	s.c.mu.Lock()
+	s.c.lastExit = exit
+	s.c.mu.Unlock()
+	s.c.lg().Info("process ended", "event", evExit, "cmd", label, "exit", exit,
+		"duration", time.Since(started).Round(time.Millisecond).String())
+	s.ch.CloseWrite()
+	s.ch.Close()
+}
