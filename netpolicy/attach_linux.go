@@ -32,7 +32,10 @@ const jailIfName = "eth0"
 //     created enslaved to the bridge and up, then isolated on the bridge;
 //  4. inside the jail, through a netlink handle bound to its netns (no
 //     thread switches): address, up, default route via the gateway;
-//  5. the session's set elements, in one nftables transaction.
+//  5. the session's firewall elements, in one nftables transaction: its
+//     address in @jails and, as jumps to its policy's chains, in the
+//     verdict maps; the policy's chains and sets are made with its first
+//     jail (see nft_linux.go).
 func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 	if err := spec.validate(); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
@@ -103,7 +106,7 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 	}
 
 	a.elems = buildElems(ip, &spec)
-	if err := addElems(spec.Bridge, &a.elems); err != nil {
+	if err := attachFirewall(spec.StateDir, spec.Bridge, &a.elems); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -281,7 +284,8 @@ func delLink(name string) error {
 
 var releaseMu sync.Mutex
 
-// Release undoes Attach: the veth pair, the set elements, the lease. It
+// Release undoes Attach: the veth pair, the firewall elements (and the
+// policy's chains and sets if this was its last jail), the lease. It
 // runs every step, returns their errors joined, and may be called again.
 // The lease is freed only when the veth and elements are gone, so that a
 // failure leaves the address held for gc to retry, never handed out twice.
@@ -298,7 +302,7 @@ func (a *Attachment) Release() error {
 	ip, leased := LeasedIP(a.spec.StateDir, a.spec.SessionID)
 	leased = leased && ip == a.IP
 	if leased {
-		if err := delElems(&a.elems); err != nil {
+		if err := detachFirewall(a.spec.StateDir, &a.elems); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -332,7 +336,7 @@ func Reclaim(spec Spec) error {
 		errs = append(errs, err)
 	}
 	if ip, ok := LeasedIP(spec.StateDir, spec.SessionID); ok {
-		if err := delElemsByIP(ip); err != nil {
+		if err := reclaimFirewall(spec.StateDir, ip); err != nil {
 			errs = append(errs, err)
 		}
 		if err := flushConntrack(ip); err != nil {

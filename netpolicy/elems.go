@@ -1,16 +1,21 @@
 package netpolicy
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"net/netip"
 )
 
-// The firewall matches packets against per-session set elements, never
-// per-session rules. A session's elements all start with its jail's
-// address, so they can be removed exactly. Each policy entry becomes a box
-// in (destination, protocol, port) space; the boxes of one session are made
-// disjoint first, because the kernel's concatenated interval sets (pipapo)
-// refuse an element whose start or end lies inside another one.
+// The firewall sorts jails into policies: a policy is a jail's allow,
+// deny and host_allow lists as disjoint boxes in (destination, protocol,
+// port) space, and jails whose boxes are the same share one policy: its
+// chains and small interval sets (see nft_linux.go). A login adds only its
+// address to hash sets and verdict maps, never per-jail interval elements,
+// so its cost does not depend on how many jails are live. The boxes of one
+// list are made disjoint first, because the kernel's concatenated interval
+// sets (pipapo) refuse an element whose start or end lies inside another
+// one. A policy is named by a digest of its boxes.
 
 // interval is an inclusive range of one dimension.
 type interval struct{ lo, hi uint32 }
@@ -26,16 +31,24 @@ const (
 var linkLocal = netip.MustParsePrefix("169.254.0.0/16")
 
 // element is one set element: Key is the start, KeyEnd the inclusive end
-// (both the jail address followed by the box's bounds).
+// (both the box's bounds, one 4-byte register per dimension).
 type element struct{ Key, KeyEnd []byte }
 
-// sessionElems are everything one session adds to the firewall's sets.
+// policy is what a policy's sets hold, and its digest.
+type policy struct {
+	allowAll  bool      // empty Allow: the forward chain ends in accept
+	allow     []element // pol_<tag>_allow: daddr . l4proto . dport
+	deny      []element // pol_<tag>_deny: same key
+	hostAllow []element // pol_<tag>_host: l4proto . dport
+	digest    string    // hex sha256 of all of the above
+}
+
+// sessionElems are what one session adds to the firewall: its address in
+// @jails and, mapped to its policy's chains, in the verdict maps.
 type sessionElems struct {
-	ip        netip.Addr
-	allowAll  bool      // empty Allow: jail ip goes into @allow_all
-	allow     []element // @egress_allow: ip . daddr . l4proto . dport
-	deny      []element // @egress_deny: same key
-	hostAllow []element // @host_allow: ip . l4proto . dport
+	ip  netip.Addr
+	pol policy
+	tag string // the policy's name in the table, set when attached
 }
 
 func prefixInterval(p netip.Prefix) interval {
@@ -170,9 +183,8 @@ var (
 	hostWidths   = []int{1, 2}
 )
 
-func encode(ip netip.Addr, b box, widths []int, end bool) []byte {
-	a := ip.As4()
-	key := append(make([]byte, 0, 4+4*len(b)), a[:]...)
+func encode(b box, widths []int, end bool) []byte {
+	key := make([]byte, 0, 4*len(b))
 	for i, iv := range b {
 		v := iv.lo
 		if end {
@@ -192,21 +204,43 @@ func encode(ip netip.Addr, b box, widths []int, end bool) []byte {
 	return key
 }
 
-func elementsFor(ip netip.Addr, boxes []box, widths []int) []element {
+func elementsFor(boxes []box, widths []int) []element {
 	els := make([]element, 0, len(boxes))
 	for _, b := range boxes {
-		els = append(els, element{Key: encode(ip, b, widths, false), KeyEnd: encode(ip, b, widths, true)})
+		els = append(els, element{Key: encode(b, widths, false), KeyEnd: encode(b, widths, true)})
 	}
 	return els
 }
 
-// buildElems computes a session's set elements from its spec.
-func buildElems(ip netip.Addr, s *Spec) sessionElems {
-	e := sessionElems{ip: ip, allowAll: len(s.Allow) == 0}
-	if !e.allowAll {
-		e.allow = elementsFor(ip, egressBoxes(s.Allow, true), egressWidths)
+// buildPolicy computes the policy of a spec: its sets' elements and its
+// digest.
+func buildPolicy(s *Spec) policy {
+	p := policy{allowAll: len(s.Allow) == 0}
+	if !p.allowAll {
+		p.allow = elementsFor(egressBoxes(s.Allow, true), egressWidths)
 	}
-	e.deny = elementsFor(ip, egressBoxes(s.Deny, false), egressWidths)
-	e.hostAllow = elementsFor(ip, hostBoxes(s.HostAllow), hostWidths)
-	return e
+	p.deny = elementsFor(egressBoxes(s.Deny, false), egressWidths)
+	p.hostAllow = elementsFor(hostBoxes(s.HostAllow), hostWidths)
+	h := sha256.New()
+	if p.allowAll {
+		h.Write([]byte("loginjail policy v2 allow-all\n"))
+	} else {
+		h.Write([]byte("loginjail policy v2\n"))
+	}
+	for _, l := range [][]element{p.allow, p.deny, p.hostAllow} {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(l)))
+		h.Write(n[:])
+		for _, e := range l {
+			h.Write(e.Key)
+			h.Write(e.KeyEnd)
+		}
+	}
+	p.digest = hex.EncodeToString(h.Sum(nil))
+	return p
+}
+
+// buildElems computes a session's firewall change from its spec.
+func buildElems(ip netip.Addr, s *Spec) sessionElems {
+	return sessionElems{ip: ip, pol: buildPolicy(s)}
 }

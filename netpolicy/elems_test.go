@@ -112,13 +112,12 @@ func TestEgressBoxes(t *testing.T) {
 }
 
 func TestEncodeElement(t *testing.T) {
-	ip := netip.MustParseAddr("10.213.0.2")
-	els := elementsFor(ip, egressBoxes([]Rule{{Net: netip.MustParsePrefix("192.0.2.0/24"), Proto: "tcp", PortLo: 80, PortHi: 81}}, true), egressWidths)
+	els := elementsFor(egressBoxes([]Rule{{Net: netip.MustParsePrefix("192.0.2.0/24"), Proto: "tcp", PortLo: 80, PortHi: 81}}, true), egressWidths)
 	if len(els) != 1 {
 		t.Fatalf("got %d elements, want 1", len(els))
 	}
-	wantKey := []byte{10, 213, 0, 2, 192, 0, 2, 0, 6, 0, 0, 0, 0, 80, 0, 0}
-	wantEnd := []byte{10, 213, 0, 2, 192, 0, 2, 255, 6, 0, 0, 0, 0, 81, 0, 0}
+	wantKey := []byte{192, 0, 2, 0, 6, 0, 0, 0, 0, 80, 0, 0}
+	wantEnd := []byte{192, 0, 2, 255, 6, 0, 0, 0, 0, 81, 0, 0}
 	if string(els[0].Key) != string(wantKey) || string(els[0].KeyEnd) != string(wantEnd) {
 		t.Errorf("element = %v..%v, want %v..%v", els[0].Key, els[0].KeyEnd, wantKey, wantEnd)
 	}
@@ -140,5 +139,31 @@ func TestSpecValidate(t *testing.T) {
 		if err := s.validate(); err == nil {
 			t.Errorf("spec %+v: no error", s)
 		}
+	}
+}
+
+func TestPolicyDigest(t *testing.T) {
+	tcp443 := Rule{Proto: "tcp", PortLo: 443, PortHi: 443}
+	net := Rule{Net: netip.MustParsePrefix("192.0.2.0/24")}
+	a := buildPolicy(&Spec{Allow: []Rule{tcp443, net}, SessionID: "a"})
+	b := buildPolicy(&Spec{Allow: []Rule{tcp443, net}, SessionID: "b", Bridge: "x"})
+	if a.digest != b.digest {
+		t.Errorf("same rules, digests %s and %s", a.digest, b.digest)
+	}
+	others := []Spec{
+		{},
+		{Allow: []Rule{tcp443}},
+		{Deny: []Rule{tcp443, net}},
+		{HostAllow: []Rule{tcp443}},
+		{Allow: []Rule{tcp443, net}, Deny: []Rule{tcp443}},
+		{Deny: []Rule{tcp443}}, // allow-all with a deny list
+	}
+	seen := map[string]int{a.digest: -1}
+	for i, s := range others {
+		d := buildPolicy(&s).digest
+		if j, ok := seen[d]; ok {
+			t.Errorf("specs %d and %d share digest %s", i, j, d)
+		}
+		seen[d] = i
 	}
 }

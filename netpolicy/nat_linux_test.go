@@ -259,6 +259,12 @@ func TestNATInner(t *testing.T) {
 		t.Skip("runs inside TestNAT's host netns")
 	}
 	stateDir := t.TempDir()
+	// Registered first, so run last: after every session's Release.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			checkClean(t, stateDir)
+		}
+	})
 	spec := func(id string) Spec {
 		return Spec{SessionID: id, Bridge: "ljt0", Subnet: testSubnet, StateDir: stateDir,
 			HostAllow: []Rule{{Proto: "tcp", PortLo: 7001, PortHi: 7001}}}
@@ -367,6 +373,17 @@ func TestNATInner(t *testing.T) {
 		expectReach(t, j5, "169.254.169.254:8080", true)
 		expectReach(t, j5, "192.0.2.1:8080", false)
 		t.Logf("ruleset with %d sessions:\n%s", 5, run(t, "nft", "list", "table", "inet", tableName))
+		// Admins must always be able to list the ruleset, in both forms.
+		run(t, "nft", "list", "ruleset")
+		js := run(t, "nft", "-j", "list", "ruleset")
+		if !json.Valid([]byte(js)) {
+			t.Errorf("nft -j list ruleset: invalid JSON")
+		}
+		// one, two and the host-only spec share a policy; three, four and
+		// five have their own.
+		if n := len(policyChains(t)); n != 2*4 {
+			t.Errorf("%d policy chains, want 8 (4 policies): %v", n, policyChains(t))
+		}
 	})
 	t.Run("Release", func(t *testing.T) {
 		j := newJail(t)
@@ -385,6 +402,10 @@ func TestNATInner(t *testing.T) {
 		if !hasIP(nftJSON(t), a.IP) {
 			t.Fatalf("no elements for %v after Attach", a.IP)
 		}
+		tag := a.elems.tag
+		if !slices.Contains(policyChains(t), "pol_"+tag+"_fwd") {
+			t.Fatalf("no chain for policy %s after Attach", tag)
+		}
 		if err := a.Release(); err != nil {
 			t.Fatalf("Release: %v", err)
 		}
@@ -392,12 +413,22 @@ func TestNATInner(t *testing.T) {
 			t.Fatalf("second Release: %v", err)
 		}
 		checkGone(t, stateDir, "rel", a.HostVeth, a.IP)
+		// It was the policy's only jail: the policy went with it.
+		for _, o := range policyObjects(t) {
+			if strings.Contains(o, "pol_"+tag+"_") {
+				t.Errorf("%s still there after its last jail's Release", o)
+			}
+		}
+		if _, err := os.Stat(policyPath(stateDir, tag)); err == nil {
+			t.Errorf("record of policy %s still there", tag)
+		}
 	})
 	t.Run("ReclaimAfterKill", func(t *testing.T) {
 		j := newJail(t)
 		s := spec("kill")
 		s.Allow = []Rule{{Proto: "udp", PortLo: 53, PortHi: 53}}
 		js, _ := json.Marshal(s)
+		before := len(policyChains(t))
 		cmd, _, _, line := startHelper(t, nil, "LJT_ROLE=attach", "LJT_SPEC="+string(js), fmt.Sprintf("LJT_PID=%d", j.pid))
 		ip, err := netip.ParseAddr(strings.TrimPrefix(line, "IP "))
 		if err != nil {
@@ -421,6 +452,9 @@ func TestNATInner(t *testing.T) {
 			t.Fatalf("second Reclaim: %v", err)
 		}
 		checkGone(t, stateDir, "kill", hostVethName("kill"), ip)
+		if n := len(policyChains(t)); n != before {
+			t.Errorf("%d policy chains after Reclaim, want %d as before Attach: %v", n, before, policyChains(t))
+		}
 	})
 	t.Run("ConcurrentProcesses", func(t *testing.T) {
 		const n = 6
@@ -433,9 +467,14 @@ func TestNATInner(t *testing.T) {
 		for i := range n {
 			jails[i] = newJail(t)
 		}
+		before := len(policyChains(t))
 		for i := range n {
 			wg.Go(func() {
-				js, _ := json.Marshal(spec(fmt.Sprintf("conc%d", i)))
+				// Two new policies, three jails each, made and deleted
+				// by processes racing each other.
+				s := spec(fmt.Sprintf("conc%d", i))
+				s.Allow = []Rule{{Proto: "tcp", PortLo: uint16(2000 + i%2), PortHi: uint16(2000 + i%2)}}
+				js, _ := json.Marshal(s)
 				cmds[i], readers[i], stdins[i], ips[i] = startHelper(t, nil, "LJT_ROLE=attach", "LJT_SPEC="+string(js), fmt.Sprintf("LJT_PID=%d", jails[i].pid))
 			})
 		}
@@ -455,6 +494,14 @@ func TestNATInner(t *testing.T) {
 				t.Errorf("process %d release: %q", i, line)
 			}
 			cmds[i].Wait()
+			if i == 0 {
+				if n := len(policyChains(t)); n != before+4 {
+					t.Errorf("%d policy chains with 5 of 6 jails live, want %d", n, before+4)
+				}
+			}
+		}
+		if n := len(policyChains(t)); n != before {
+			t.Errorf("%d policy chains after all released, want %d: %v", n, before, policyChains(t))
 		}
 	})
 	t.Run("SubnetOverlap", func(t *testing.T) {
@@ -505,47 +552,157 @@ func TestNATInner(t *testing.T) {
 		s := spec("scale")
 		s.Allow = []Rule{{Net: netip.MustParsePrefix("192.0.2.0/24")}, {Proto: "tcp", PortLo: 443, PortHi: 443}}
 		s.Deny = []Rule{{Net: netip.MustParsePrefix("192.0.2.7/32")}}
-		base := netip.MustParseAddr("10.250.0.1")
-		var filler []sessionElems
-		t.Cleanup(func() {
-			for i := range filler {
-				delElems(&filler[i])
-			}
-		})
-		measure := func() (time.Duration, time.Duration) {
-			var add, del []time.Duration
-			for range 20 {
-				e := buildElems(netip.MustParseAddr("10.251.0.1"), &s)
-				start := time.Now()
-				if err := addElems(s.Bridge, &e); err != nil {
-					t.Fatal(err)
-				}
-				add = append(add, time.Since(start))
-				start = time.Now()
-				if err := delElems(&e); err != nil {
-					t.Fatal(err)
-				}
-				del = append(del, time.Since(start))
-			}
-			slices.Sort(add)
-			slices.Sort(del)
-			return add[10], del[10]
+		// distinct gives filler i a policy of its own.
+		distinct := func(i int) Spec {
+			d := s
+			d.Allow = append(slices.Clone(s.Allow), Rule{Proto: "udp", PortLo: uint16(10000 + i), PortHi: uint16(10000 + i)})
+			return d
 		}
-		ip := base
-		for _, live := range []int{10, 500} {
-			for len(filler) < live {
-				e := buildElems(ip, &s)
-				if err := addElems(s.Bridge, &e); err != nil {
-					t.Fatal(err)
+		for _, mode := range []string{"shared", "distinct"} {
+			base := netip.MustParseAddr("10.250.0.1")
+			var filler []sessionElems
+			cleanup := func() {
+				for i := range filler {
+					if err := detachFirewall(stateDir, &filler[i]); err != nil {
+						t.Errorf("remove filler %v: %v", filler[i].ip, err)
+					}
 				}
-				filler = append(filler, e)
-				ip = ip.Next()
+				filler = nil
 			}
-			add, del := measure()
-			t.Logf("with %d live sessions (%d elements each in the egress sets): add %v, delete %v per login (median of 20)",
-				live, len(filler[0].allow)+len(filler[0].deny), add, del)
+			t.Cleanup(cleanup)
+			measure := func(ms Spec) (time.Duration, time.Duration) {
+				var add, del []time.Duration
+				for range 20 {
+					e := buildElems(netip.MustParseAddr("10.251.0.1"), &ms)
+					start := time.Now()
+					if err := attachFirewall(stateDir, ms.Bridge, &e); err != nil {
+						t.Fatal(err)
+					}
+					add = append(add, time.Since(start))
+					start = time.Now()
+					if err := detachFirewall(stateDir, &e); err != nil {
+						t.Fatal(err)
+					}
+					del = append(del, time.Since(start))
+				}
+				slices.Sort(add)
+				slices.Sort(del)
+				return add[10], del[10]
+			}
+			ip := base
+			for _, live := range []int{10, 500} {
+				for len(filler) < live {
+					fs := s
+					if mode == "distinct" {
+						fs = distinct(len(filler))
+					}
+					e := buildElems(ip, &fs)
+					if err := attachFirewall(stateDir, fs.Bridge, &e); err != nil {
+						t.Fatal(err)
+					}
+					filler = append(filler, e)
+					ip = ip.Next()
+				}
+				ms := s
+				if mode == "distinct" {
+					ms = distinct(99999)
+				}
+				add, del := measure(ms)
+				t.Logf("%s policies, %d live sessions (%d policies in the table): login %v, logout %v (median of 20)",
+					mode, live, len(policyChains(t))/2, add, del)
+			}
+			if out, err := exec.Command("nft", "list", "ruleset").CombinedOutput(); err != nil {
+				t.Errorf("nft list ruleset with 500 %s sessions: %v\n%.2000s", mode, err, out)
+			}
+			cleanup()
 		}
 	})
+	t.Run("Prune", func(t *testing.T) {
+		// A jail whose Release died after removing its elements but
+		// before deleting its (last) policy: Reclaim of any jail prunes it.
+		s := spec("prune")
+		s.Deny = []Rule{{Proto: "tcp", PortLo: 4444, PortHi: 4444}}
+		e := buildElems(netip.MustParseAddr("10.252.0.1"), &s)
+		if err := attachFirewall(stateDir, s.Bridge, &e); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(policyChains(t), "pol_"+e.tag+"_fwd") {
+			t.Fatalf("policy %s has no chain", e.tag)
+		}
+		if err := delJail(e.ip); err != nil {
+			t.Fatal(err)
+		}
+		j := newJail(t)
+		a, err := Attach(spec("other"), j.pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Reclaim(a.spec); err != nil {
+			t.Fatalf("Reclaim: %v", err)
+		}
+		if slices.Contains(policyChains(t), "pol_"+e.tag+"_fwd") {
+			t.Errorf("unused policy %s not pruned", e.tag)
+		}
+		if _, err := os.Stat(policyPath(stateDir, e.tag)); err == nil {
+			t.Errorf("record of pruned policy %s still there", e.tag)
+		}
+	})
+}
+
+// policyChains lists the per-policy chains in the table.
+func policyChains(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for _, o := range policyObjects(t) {
+		if name, ok := strings.CutPrefix(o, "chain "); ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// policyObjects lists every per-policy chain and set in the table.
+func policyObjects(t *testing.T) []string {
+	t.Helper()
+	var doc struct {
+		Nftables []map[string]json.RawMessage `json:"nftables"`
+	}
+	if err := json.Unmarshal([]byte(nftJSON(t)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range doc.Nftables {
+		for _, kind := range []string{"chain", "set"} {
+			if raw, ok := o[kind]; ok {
+				var v struct{ Name string }
+				json.Unmarshal(raw, &v)
+				if strings.HasPrefix(v.Name, "pol_") {
+					names = append(names, kind+" "+v.Name)
+				}
+			}
+		}
+	}
+	return names
+}
+
+// checkClean fails unless the table holds no jail and no policy, the
+// ruleset lists cleanly, and the state dir records no policy.
+func checkClean(t *testing.T, stateDir string) {
+	t.Helper()
+	if objs := policyObjects(t); len(objs) > 0 {
+		t.Errorf("policy objects left: %v", objs)
+	}
+	for _, set := range []string{"set jails", "map jail_policy_fwd", "map jail_policy_in"} {
+		kind, name, _ := strings.Cut(set, " ")
+		out := run(t, "nft", "-j", "list", kind, "inet", tableName, name)
+		if strings.Contains(out, `"elem"`) {
+			t.Errorf("set %s not empty: %s", set, out)
+		}
+	}
+	ents, _ := os.ReadDir(stateDir + "/" + policiesDir)
+	for _, e := range ents {
+		t.Errorf("policy record left: %s", e.Name())
+	}
 }
 
 func checkGone(t *testing.T, stateDir, id, veth string, ip netip.Addr) {

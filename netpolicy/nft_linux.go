@@ -1,7 +1,6 @@
 package netpolicy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,18 +15,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The firewall is one nftables table, inet loginjail. Its chains and rules
-// are fixed and created once; a login only adds and removes set elements,
-// so the cost of a login does not grow with the number of live jails and no
-// rule is ever deleted (rule deletion waits for RCU). The schema:
+// The firewall is one nftables table, inet loginjail. Its base chains are
+// fixed and created once. A policy (the disjoint boxes of an allow, deny
+// and host_allow list, named by a digest, see elems.go) gets its own
+// chains and small interval sets, created with its first live jail and
+// deleted with its last; a login only adds its address to @jails and, as
+// a jump to its policy's chains, to the two verdict maps, and a logout
+// removes those three hash elements again, so the per-login change does
+// not grow with the number of live jails. No rule is added or deleted per
+// login (rule deletion waits for RCU). The schema, <tag> being 8 hex
+// digits of the policy's digest:
 //
-//	set bridges      ifname                                   our bridges
-//	set jails        ipv4_addr                                live jail addresses
-//	set allow_all    ipv4_addr                                jails with an empty allow list
-//	set egress_allow ipv4_addr . ipv4_addr . inet_proto . inet_service  (interval)
-//	set egress_deny  ipv4_addr . ipv4_addr . inet_proto . inet_service  (interval)
-//	set host_allow   ipv4_addr . inet_proto . inet_service              (interval)
-//	set schema_v1    marker: the table was made whole by this version
+//	set bridges          ifname                     our bridges
+//	set jails            ipv4_addr                  live jail addresses
+//	map jail_policy_fwd  ipv4_addr : verdict        jail -> jump pol_<tag>_fwd
+//	map jail_policy_in   ipv4_addr : verdict        jail -> jump pol_<tag>_in
+//	set schema_v2        marker: the table was made whole by this version
 //
 //	chain postrouting (nat, srcnat):
 //	  ip saddr @jails oifname != @bridges masquerade
@@ -36,37 +39,47 @@ import (
 //	  oifname @bridges drop                       nothing new into a jail, nor jail to jail via the host
 //	  iifname @bridges meta nfproto != ipv4 drop
 //	  iifname @bridges ip saddr != @jails drop     unleased (spoofed) sources
-//	  iifname @bridges ip saddr . ip daddr . meta l4proto . th dport @egress_deny drop
-//	  iifname @bridges ip saddr . ip daddr . meta l4proto . th dport @egress_allow accept
-//	  iifname @bridges ip daddr 169.254.0.0/16 drop
-//	  iifname @bridges ip saddr @allow_all accept
+//	  iifname @bridges ip saddr vmap @jail_policy_fwd
 //	  iifname @bridges drop
 //	chain input (filter): the host itself, any of its addresses
 //	  iifname @bridges ct state established,related accept
-//	  iifname @bridges ip saddr . meta l4proto . th dport @host_allow accept
+//	  iifname @bridges meta nfproto != ipv4 drop
+//	  iifname @bridges ip saddr vmap @jail_policy_in
 //	  iifname @bridges drop
 //
-// Every session element starts with the jail's address, so a session's
-// elements are exactly those with its address as the first field.
+//	per policy:
+//	set pol_<tag>_deny   ipv4_addr . inet_proto . inet_service  (interval)
+//	set pol_<tag>_allow  ipv4_addr . inet_proto . inet_service  (interval)
+//	set pol_<tag>_host   inet_proto . inet_service              (interval)
+//	chain pol_<tag>_fwd:
+//	  ip daddr . meta l4proto . th dport @pol_<tag>_deny drop
+//	  ip daddr . meta l4proto . th dport @pol_<tag>_allow accept
+//	  ip daddr 169.254.0.0/16 drop
+//	  drop                                         accept if the allow list is empty
+//	chain pol_<tag>_in:
+//	  meta l4proto . th dport @pol_<tag>_host accept
+//	  drop
+//
+// Which tag names which policy is recorded in the state dir, and all
+// changes to policies and verdict maps are made under its nft.lock (see
+// policy_linux.go).
 
 const (
 	tableName  = "loginjail"
-	schemaMark = "schema_v1"
+	schemaMark = "schema_v2"
 )
 
 var table = &nftables.Table{Name: tableName, Family: nftables.TableFamilyINet}
 
 var (
-	egressKey = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
-	hostKey   = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
+	egressKey = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
+	hostKey   = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
 
-	setBridges     = &nftables.Set{Table: table, Name: "bridges", KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
-	setJails       = &nftables.Set{Table: table, Name: "jails", KeyType: nftables.TypeIPAddr}
-	setAllowAll    = &nftables.Set{Table: table, Name: "allow_all", KeyType: nftables.TypeIPAddr}
-	setEgressAllow = &nftables.Set{Table: table, Name: "egress_allow", KeyType: egressKey, Interval: true, Concatenation: true}
-	setEgressDeny  = &nftables.Set{Table: table, Name: "egress_deny", KeyType: egressKey, Interval: true, Concatenation: true}
-	setHostAllow   = &nftables.Set{Table: table, Name: "host_allow", KeyType: hostKey, Interval: true, Concatenation: true}
-	setSchema      = &nftables.Set{Table: table, Name: schemaMark, KeyType: nftables.TypeIPAddr}
+	setBridges   = &nftables.Set{Table: table, Name: "bridges", KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+	setJails     = &nftables.Set{Table: table, Name: "jails", KeyType: nftables.TypeIPAddr}
+	mapPolicyFwd = &nftables.Set{Table: table, Name: "jail_policy_fwd", KeyType: nftables.TypeIPAddr, IsMap: true, DataType: nftables.TypeVerdict}
+	mapPolicyIn  = &nftables.Set{Table: table, Name: "jail_policy_in", KeyType: nftables.TypeIPAddr, IsMap: true, DataType: nftables.TypeVerdict}
+	setSchema    = &nftables.Set{Table: table, Name: schemaMark, KeyType: nftables.TypeIPAddr}
 )
 
 // The process keeps one lasting nftables socket, shared under nftMu (a
@@ -100,11 +113,21 @@ func withNft(f func(c *nftables.Conn) error) error {
 		nftConn = c
 	}
 	err := f(nftConn)
-	if err != nil {
+	if err != nil && !answered(err) {
 		nftConn.CloseLasting()
 		nftConn = nil
 	}
 	return err
+}
+
+// answered reports whether err is the kernel's answer to a request or to
+// a message of a batch (a missing or busy object): every message was then
+// acknowledged, and the socket can be used on. Keeping it matters: a
+// logout's attempt to delete its policy fails with EBUSY whenever another
+// jail still uses the policy, and closing the socket costs an RCU grace
+// period (see above).
+func answered(err error) bool {
+	return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EEXIST)
 }
 
 func ifname(n string) []byte {
@@ -114,7 +137,9 @@ func ifname(n string) []byte {
 }
 
 // ensureFirewall creates the table whole if it is missing, idempotently
-// and under a lock so that concurrent first logins create it once.
+// and under a lock so that concurrent first logins create it once. A new
+// table holds no policy, so the state dir's record of policies is emptied
+// with it.
 func ensureFirewall(stateDir string) error {
 	var have bool
 	err := withNft(func(c *nftables.Conn) error {
@@ -152,13 +177,61 @@ func ensureFirewall(stateDir string) error {
 		if err := c.Flush(); err != nil {
 			return fmt.Errorf("create nft table %s: %w", tableName, err)
 		}
+		if err := os.RemoveAll(filepath.Join(stateDir, policiesDir)); err != nil {
+			return fmt.Errorf("forget policies of the old nft table: %w", err)
+		}
 		return nil
 	})
 }
 
+// Expressions shared by the schema's rules.
+var (
+	saddrReg1 = &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
+	isV4      = []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+	}
+	notV4 = []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+	}
+	estRel = []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
+			Xor:  binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
+	}
+	// ip daddr . meta l4proto . th dport, in 32-bit registers 8..10
+	egressTuple = []expr.Any{
+		&expr.Payload{DestRegister: 8, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 9},
+		&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+	}
+	// meta l4proto . th dport, in 32-bit registers 8..9
+	hostTuple = []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 8},
+		&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+	}
+	acceptV = []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
+	dropV   = []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}
+)
+
+func addRule(c *nftables.Conn, ch *nftables.Chain, exprs ...[]expr.Any) {
+	var all []expr.Any
+	for _, e := range exprs {
+		all = append(all, e...)
+	}
+	c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: all})
+}
+
+func inSet(name string, reg uint32, invert bool) []expr.Any {
+	return []expr.Any{&expr.Lookup{SourceRegister: reg, SetName: name, Invert: invert}}
+}
+
 func addSchema(c *nftables.Conn) error {
 	c.AddTable(table)
-	for _, s := range []*nftables.Set{setBridges, setJails, setAllowAll, setEgressAllow, setEgressDeny, setHostAllow} {
+	for _, s := range []*nftables.Set{setBridges, setJails, mapPolicyFwd, mapPolicyIn} {
 		s := *s // AddSet assigns an ID; keep the templates clean
 		if err := c.AddSet(&s, nil); err != nil {
 			return fmt.Errorf("add nft set %s: %w", s.Name, err)
@@ -172,44 +245,64 @@ func addSchema(c *nftables.Conn) error {
 	in := c.AddChain(&nftables.Chain{Name: "input", Table: table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
 
-	rule := func(ch *nftables.Chain, exprs ...[]expr.Any) {
-		var all []expr.Any
-		for _, e := range exprs {
-			all = append(all, e...)
-		}
-		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: all})
-	}
 	inBridge := lookup(&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1}, setBridges, false)
 	outBridge := lookup(&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1}, setBridges, false)
 	notOutBridge := lookup(&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1}, setBridges, true)
-	v4 := []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+	saddr := []expr.Any{saddrReg1}
+	vmap := func(m *nftables.Set) []expr.Any {
+		return []expr.Any{&expr.Lookup{SourceRegister: 1, SetName: m.Name, DestRegister: 0, IsDestRegSet: true}}
 	}
-	notV4 := []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+
+	addRule(c, post, isV4, saddr, inSet(setJails.Name, 1, false), notOutBridge, []expr.Any{&expr.Masq{}})
+
+	addRule(c, fwd, estRel, acceptV)
+	addRule(c, fwd, outBridge, dropV)
+	addRule(c, fwd, inBridge, notV4, dropV)
+	addRule(c, fwd, inBridge, isV4, saddr, inSet(setJails.Name, 1, true), dropV)
+	addRule(c, fwd, inBridge, isV4, saddr, vmap(mapPolicyFwd))
+	addRule(c, fwd, inBridge, dropV)
+
+	addRule(c, in, inBridge, estRel, acceptV)
+	addRule(c, in, inBridge, notV4, dropV)
+	addRule(c, in, inBridge, isV4, saddr, vmap(mapPolicyIn))
+	addRule(c, in, inBridge, dropV)
+
+	mark := *setSchema
+	if err := c.AddSet(&mark, nil); err != nil {
+		return fmt.Errorf("add nft set %s: %w", mark.Name, err)
 	}
-	saddr := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
-	estRel := []expr.Any{
-		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
-			Xor:  binaryutil.NativeEndian.PutUint32(0)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
+	return nil
+}
+
+// policyNames are the names of one policy's chains and sets.
+type policyNames struct{ fwd, in, deny, allow, host string }
+
+func namesOf(tag string) policyNames {
+	p := "pol_" + tag
+	return policyNames{fwd: p + "_fwd", in: p + "_in", deny: p + "_deny", allow: p + "_allow", host: p + "_host"}
+}
+
+// The number of rules addPolicy puts in a policy's chains.
+const (
+	policyFwdRules = 4
+	policyInRules  = 2
+)
+
+// addPolicy queues the creation of policy p's sets and chains as tag.
+func addPolicy(c *nftables.Conn, tag string, p *policy) error {
+	n := namesOf(tag)
+	for _, s := range []struct {
+		name string
+		key  nftables.SetDatatype
+		els  []element
+	}{{n.deny, egressKey, p.deny}, {n.allow, egressKey, p.allow}, {n.host, hostKey, p.hostAllow}} {
+		set := &nftables.Set{Table: table, Name: s.name, KeyType: s.key, Interval: true, Concatenation: true}
+		if err := c.AddSet(set, toSetElements(s.els)); err != nil {
+			return fmt.Errorf("add nft set %s: %w", s.name, err)
+		}
 	}
-	// ip saddr . ip daddr . meta l4proto . th dport, in 32-bit registers 8..11
-	egressTuple := []expr.Any{
-		&expr.Payload{DestRegister: 8, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-		&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 10},
-		&expr.Payload{DestRegister: 11, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-	}
-	hostTuple := []expr.Any{
-		&expr.Payload{DestRegister: 8, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 9},
-		&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-	}
+	fwd := c.AddChain(&nftables.Chain{Name: n.fwd, Table: table})
+	in := c.AddChain(&nftables.Chain{Name: n.in, Table: table})
 	ll := prefixInterval(linkLocal)
 	llDaddr := []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
@@ -217,33 +310,30 @@ func addSchema(c *nftables.Conn) error {
 			Mask: []byte{255, 255, 0, 0}, Xor: []byte{0, 0, 0, 0}},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint32(ll.lo)},
 	}
-	set := func(s *nftables.Set, reg uint32, invert bool) []expr.Any {
-		return []expr.Any{&expr.Lookup{SourceRegister: reg, SetName: s.Name, Invert: invert}}
+	// Only IPv4 gets here; the protocol check is for nft, which otherwise
+	// lists the address loads as raw payload (@nh,128,32).
+	addRule(c, fwd, isV4, egressTuple, inSet(n.deny, 8, false), dropV)
+	addRule(c, fwd, isV4, egressTuple, inSet(n.allow, 8, false), acceptV)
+	addRule(c, fwd, isV4, llDaddr, dropV)
+	if p.allowAll {
+		addRule(c, fwd, acceptV)
+	} else {
+		addRule(c, fwd, dropV)
 	}
-	verdict := func(k expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: k}} }
-	accept_, drop := verdict(expr.VerdictAccept), verdict(expr.VerdictDrop)
-
-	rule(post, v4, []expr.Any{saddr}, set(setJails, 1, false), notOutBridge, []expr.Any{&expr.Masq{}})
-
-	rule(fwd, estRel, accept_)
-	rule(fwd, outBridge, drop)
-	rule(fwd, inBridge, notV4, drop)
-	rule(fwd, inBridge, v4, []expr.Any{saddr}, set(setJails, 1, true), drop)
-	rule(fwd, inBridge, v4, egressTuple, set(setEgressDeny, 8, false), drop)
-	rule(fwd, inBridge, v4, egressTuple, set(setEgressAllow, 8, false), accept_)
-	rule(fwd, inBridge, v4, llDaddr, drop)
-	rule(fwd, inBridge, v4, []expr.Any{saddr}, set(setAllowAll, 1, false), accept_)
-	rule(fwd, inBridge, drop)
-
-	rule(in, inBridge, estRel, accept_)
-	rule(in, inBridge, v4, hostTuple, set(setHostAllow, 8, false), accept_)
-	rule(in, inBridge, drop)
-
-	mark := *setSchema
-	if err := c.AddSet(&mark, nil); err != nil {
-		return fmt.Errorf("add nft set %s: %w", mark.Name, err)
-	}
+	addRule(c, in, hostTuple, inSet(n.host, 8, false), acceptV)
+	addRule(c, in, dropV)
 	return nil
+}
+
+// delPolicy queues the deletion of policy tag's chains (with their rules)
+// and sets. No verdict map element may jump to them any more.
+func delPolicy(c *nftables.Conn, tag string) {
+	n := namesOf(tag)
+	c.DelChain(&nftables.Chain{Name: n.fwd, Table: table})
+	c.DelChain(&nftables.Chain{Name: n.in, Table: table})
+	for _, name := range []string{n.deny, n.allow, n.host} {
+		c.DelSet(&nftables.Set{Table: table, Name: name})
+	}
 }
 
 func lookup(load expr.Any, s *nftables.Set, invert bool) []expr.Any {
@@ -258,124 +348,32 @@ func toSetElements(els []element) []nftables.SetElement {
 	return out
 }
 
-// addElems adds a session's elements in one transaction.
-func addElems(bridge string, e *sessionElems) error {
-	return withNft(func(c *nftables.Conn) error {
-		ip := e.ip.As4()
-		if err := c.SetAddElements(setBridges, []nftables.SetElement{{Key: ifname(bridge)}}); err != nil {
-			return err
-		}
-		if err := c.SetAddElements(setJails, []nftables.SetElement{{Key: ip[:]}}); err != nil {
-			return err
-		}
-		if e.allowAll {
-			if err := c.SetAddElements(setAllowAll, []nftables.SetElement{{Key: ip[:]}}); err != nil {
-				return err
-			}
-		}
-		for _, p := range []struct {
-			s   *nftables.Set
-			els []element
-		}{{setEgressAllow, e.allow}, {setEgressDeny, e.deny}, {setHostAllow, e.hostAllow}} {
-			if len(p.els) == 0 {
-				continue
-			}
-			if err := c.SetAddElements(p.s, toSetElements(p.els)); err != nil {
-				return err
-			}
-		}
-		if err := c.Flush(); err != nil {
-			return fmt.Errorf("add nft elements for %v: %w", e.ip, err)
-		}
-		return nil
-	})
+// jailElems are a jail's elements in the table's sets and maps; with
+// tag == "" only their keys, for deletion.
+func jailElems(ip netip.Addr, tag string) []struct {
+	s  *nftables.Set
+	el nftables.SetElement
+} {
+	a := ip.As4()
+	key := a[:]
+	n := namesOf(tag)
+	out := []struct {
+		s  *nftables.Set
+		el nftables.SetElement
+	}{
+		{setJails, nftables.SetElement{Key: key}},
+		{mapPolicyFwd, nftables.SetElement{Key: key}},
+		{mapPolicyIn, nftables.SetElement{Key: key}},
+	}
+	if tag != "" {
+		out[1].el.VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: n.fwd}
+		out[2].el.VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: n.in}
+	}
+	return out
 }
 
-// delElems removes a session's elements: first exactly those it added, in
-// one transaction; if that fails (some are gone already, or e is unknown),
-// every element whose first field is the session's address.
-func delElems(e *sessionElems) error {
-	if e == nil || !e.ip.IsValid() {
-		return nil
-	}
-	err := withNft(func(c *nftables.Conn) error {
-		ip := e.ip.As4()
-		c.SetDeleteElements(setJails, []nftables.SetElement{{Key: ip[:]}})
-		if e.allowAll {
-			c.SetDeleteElements(setAllowAll, []nftables.SetElement{{Key: ip[:]}})
-		}
-		for _, p := range []struct {
-			s   *nftables.Set
-			els []element
-		}{{setEgressAllow, e.allow}, {setEgressDeny, e.deny}, {setHostAllow, e.hostAllow}} {
-			if len(p.els) > 0 {
-				c.SetDeleteElements(p.s, toSetElements(p.els))
-			}
-		}
-		return c.Flush()
-	})
-	if err == nil {
-		return nil
-	}
-	return delElemsByIP(e.ip)
-}
-
-// delElemsByIP removes every element of ip from every set, reading the
-// sets first. It costs a dump of each set, so it is gc's path, not logout's.
-func delElemsByIP(ip netip.Addr) error {
-	if !ip.IsValid() {
-		return nil
-	}
-	// Another process (the session's builder, `kill`, `gc`) may delete the
-	// same elements between our listing and our delete: the batch then
-	// fails with ENOENT as a whole. List again; nothing left is success.
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = delElemsByIPOnce(ip)
-		if err == nil || !errors.Is(err, unix.ENOENT) && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	return err
-}
-
-func delElemsByIPOnce(ip netip.Addr) error {
-	var errs []error
-	err := withNft(func(c *nftables.Conn) error {
-		if _, err := c.ListTableOfFamily(tableName, table.Family); err != nil {
-			if errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			return fmt.Errorf("look up nft table %s: %w", tableName, err)
-		}
-		a := ip.As4()
-		n := 0
-		for _, s := range []*nftables.Set{setJails, setAllowAll, setEgressAllow, setEgressDeny, setHostAllow} {
-			els, err := c.GetSetElements(s)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("list nft set %s: %w", s.Name, err))
-				continue
-			}
-			var mine []nftables.SetElement
-			for _, el := range els {
-				if el.IntervalEnd || !bytes.HasPrefix(el.Key, a[:]) {
-					continue
-				}
-				mine = append(mine, nftables.SetElement{Key: el.Key, KeyEnd: el.KeyEnd})
-			}
-			if len(mine) > 0 {
-				c.SetDeleteElements(s, mine)
-				n += len(mine)
-			}
-		}
-		if n > 0 {
-			if err := c.Flush(); err != nil {
-				return fmt.Errorf("delete nft elements of %v: %w", ip, err)
-			}
-		}
-		return errors.Join(errs...)
-	})
-	return err
+func isNotFound(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist)
 }
 
 // lockFile takes an exclusive flock on path, creating it.

@@ -22,9 +22,10 @@
 //	A-logout: Release after the jail's process has exited, as on a real
 //	   logout (the kernel may have removed the veth with the jail's netns).
 //
-// Then the per-login firewall change (adding and removing one session's
-// set elements) with 10 and with 500 sessions' elements in the sets, for a
-// policy with an empty allow list and one with allow and deny lists.
+// Then the per-login firewall change (a login's address added to the jail
+// set and the policy verdict maps, and removed again) with 10 and with 500
+// sessions live: all sharing one policy (an empty allow list; allow and
+// deny lists), or each with a policy of its own (see firewall).
 package main
 
 import (
@@ -127,7 +128,16 @@ func main() {
 	if self == init1 {
 		die("refusing to run in the machine's own network namespace: use bench/net_setup.sh")
 	}
-	stateDir, err := os.MkdirTemp("", "ljb-net-")
+	// The state dir lives on a tmpfs, as in production (/run/loginjail/net),
+	// not on /tmp, which may be a disk: /run, or else /dev/shm.
+	base := ""
+	for _, d := range []string{"/run", "/dev/shm"} {
+		if fsType(d) == "tmpfs" {
+			base = d
+			break
+		}
+	}
+	stateDir, err := os.MkdirTemp(base, "ljb-net-")
 	if err != nil {
 		die("%v", err)
 	}
@@ -215,30 +225,55 @@ func main() {
 
 func ratio(a, b series) float64 { return float64(a.pct(.5)) / float64(b.pct(.5)) }
 
-// firewall measures one login's element add and remove with 10 and 500
-// other sessions' elements present, per policy shape.
+// firewall measures one login's firewall change (add) and its logout's
+// (remove) with 10 and 500 other sessions live, per policy shape:
+//
+//	shared:   every session has the same policy; the measured login joins
+//	          it, so it adds and removes only its address's hash elements.
+//	distinct: every filler session has a policy of its own (the worst
+//	          case: 500 policies, 1000 chains, 1500 sets in the table), and
+//	          so does the measured login, which therefore also creates its
+//	          policy's chains and sets, and its logout deletes them.
 func firewall(stateDir string) {
 	const reps = 100
-	policies := []struct {
-		name string
-		spec netpolicy.Spec
-	}{
-		{"empty allow list", netpolicy.Spec{}},
-		{"allow+deny lists", netpolicy.Spec{
-			Allow:     []netpolicy.Rule{{Net: netip.MustParsePrefix("192.0.2.0/24")}, {Proto: "tcp", PortLo: 443, PortHi: 443}},
-			Deny:      []netpolicy.Rule{{Net: netip.MustParsePrefix("192.0.2.7/32")}},
-			HostAllow: []netpolicy.Rule{{Proto: "udp", PortLo: 53, PortHi: 53}},
-		}},
+	allowDeny := netpolicy.Spec{
+		Allow:     []netpolicy.Rule{{Net: netip.MustParsePrefix("192.0.2.0/24")}, {Proto: "tcp", PortLo: 443, PortHi: 443}},
+		Deny:      []netpolicy.Rule{{Net: netip.MustParsePrefix("192.0.2.7/32")}},
+		HostAllow: []netpolicy.Rule{{Proto: "udp", PortLo: 53, PortHi: 53}},
 	}
-	fmt.Printf("per-login firewall change (one nftables transaction each way), %d reps:\n", reps)
+	// own gives session i a policy of its own: allowDeny plus one port.
+	own := func(i int) netpolicy.Spec {
+		s := allowDeny
+		s.Allow = append(slices.Clone(s.Allow), netpolicy.Rule{Proto: "udp", PortLo: uint16(10000 + i), PortHi: uint16(10000 + i)})
+		return s
+	}
+	policies := []struct {
+		name     string
+		spec     func(i int) netpolicy.Spec // filler i's; i = -1 for the measured login
+		distinct bool
+	}{
+		{"empty allow, shared", func(int) netpolicy.Spec { return netpolicy.Spec{} }, false},
+		{"allow+deny, shared", func(int) netpolicy.Spec { return allowDeny }, false},
+		{"allow+deny, distinct", func(i int) netpolicy.Spec {
+			if i < 0 {
+				return own(60000)
+			}
+			return own(i)
+		}, true},
+	}
+	fmt.Printf("per-login firewall change (lock, state record, one nftables transaction; a logout also reads its\n"+
+		"policy's use count, and deletes the policy if it was its last jail), %d reps, state dir on %s:\n", reps, fsType(stateDir))
 	for _, p := range policies {
-		s := p.spec
-		s.Bridge, s.StateDir, s.Subnet = "ljb0", stateDir, netip.MustParsePrefix("10.213.0.0/16")
+		fill := func(i int) netpolicy.Spec {
+			s := p.spec(i)
+			s.Bridge, s.StateDir, s.Subnet = "ljb0", stateDir, netip.MustParsePrefix("10.213.0.0/16")
+			return s
+		}
 		var removers []func() error
 		ip := netip.MustParseAddr("10.250.0.1")
 		for _, live := range []int{10, 500} {
 			for len(removers) < live {
-				rm, err := netpolicy.AddFirewallFiller(s, ip)
+				rm, err := netpolicy.AddFirewallFiller(fill(len(removers)), ip)
 				if err != nil {
 					die("filler: %v", err)
 				}
@@ -247,14 +282,24 @@ func firewall(stateDir string) {
 			}
 			var add, del series
 			for range reps {
-				a, d, err := netpolicy.FirewallChangeTimes(s, netip.MustParseAddr("10.251.0.1"))
+				a, d, err := netpolicy.FirewallChangeTimes(fill(-1), netip.MustParseAddr("10.251.0.1"))
 				if err != nil {
 					die("firewall change: %v", err)
 				}
 				add, del = append(add, a), append(del, d)
 			}
-			fmt.Printf("  %-17s %3d live: add median %s ms (p10 %s, p90 %s), remove median %s ms (p10 %s, p90 %s)\n",
-				p.name, live, ms(add.pct(.5)), ms(add.pct(.1)), ms(add.pct(.9)), ms(del.pct(.5)), ms(del.pct(.1)), ms(del.pct(.9)))
+			policies := 1
+			if p.distinct {
+				policies = live
+			}
+			fmt.Printf("  %-21s %3d live (%3d policies): add median %s ms (p10 %s, p90 %s), remove median %s ms (p10 %s, p90 %s)\n",
+				p.name, live, policies, ms(add.pct(.5)), ms(add.pct(.1)), ms(add.pct(.9)), ms(del.pct(.5)), ms(del.pct(.1)), ms(del.pct(.9)))
+		}
+		if out, err := exec.Command("nft", "list", "ruleset").CombinedOutput(); err != nil {
+			die("nft list ruleset with %d live sessions: %v: %.500s", len(removers), err, out)
+		}
+		if out, err := exec.Command("nft", "-j", "list", "ruleset").CombinedOutput(); err != nil {
+			die("nft -j list ruleset with %d live sessions: %v: %.500s", len(removers), err, out)
 		}
 		for _, rm := range removers {
 			if err := rm(); err != nil {
@@ -262,6 +307,22 @@ func firewall(stateDir string) {
 			}
 		}
 	}
+}
+
+// fsType names the file system holding dir, as the state dir's speed
+// matters (in production it is /run, a tmpfs).
+func fsType(dir string) string {
+	var st syscall.Statfs_t
+	if syscall.Statfs(dir, &st) != nil {
+		return "?"
+	}
+	switch st.Type {
+	case 0x01021994:
+		return "tmpfs"
+	case 0xEF53:
+		return "ext4"
+	}
+	return fmt.Sprintf("fs type %#x", st.Type)
 }
 
 func kernel() string {
