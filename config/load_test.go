@@ -51,6 +51,13 @@ lang = "en_US.UTF-8"
 tmp_size = "1G"
 hide = ["/srv", "/opt/secret"]
 share = "user"
+caps_add = ["CAP_NET_ADMIN", "sys_ptrace"]
+caps_drop = ["ALL"]
+seccomp = "off"
+seccomp_deny = ["ptrace"]
+nested_userns = true
+allow_tcp_forwarding = false
+allow_agent_forwarding = false
 
 [jail.network]
 mode = "nat"
@@ -98,15 +105,20 @@ func TestLoadEveryKey(t *testing.T) {
 			Banner:                "/etc/issue.net",
 		},
 		Jail: Jail{
-			UserMode: "root",
-			Rootfs:   "/srv/images/debian",
-			Hostname: "lab-{user}",
-			Shell:    "/bin/bash",
-			Path:     "/usr/bin:/bin",
-			Lang:     "en_US.UTF-8",
-			TmpSize:  1 << 30,
-			Hide:     []string{"/srv", "/opt/secret"},
-			Share:    "user",
+			UserMode:     "root",
+			Rootfs:       "/srv/images/debian",
+			Hostname:     "lab-{user}",
+			Shell:        "/bin/bash",
+			Path:         "/usr/bin:/bin",
+			Lang:         "en_US.UTF-8",
+			TmpSize:      1 << 30,
+			Hide:         []string{"/srv", "/opt/secret"},
+			Share:        "user",
+			CapsAdd:      []string{"CAP_NET_ADMIN", "sys_ptrace"},
+			CapsDrop:     []string{"ALL"},
+			Seccomp:      "off",
+			SeccompDeny:  []string{"ptrace"},
+			NestedUserns: true,
 			Network: Network{
 				Mode:      "nat",
 				Bridge:    "ljbr0",
@@ -130,6 +142,7 @@ func TestLoadEveryKey(t *testing.T) {
 		{reflect.ValueOf(c.Server), reflect.ValueOf(def.Server)},
 		{reflect.ValueOf(c.Jail.Network), reflect.ValueOf(def.Jail.Network)},
 		{reflect.ValueOf(c.Jail.Limits), reflect.ValueOf(def.Jail.Limits)},
+		{reflect.ValueOf(c.Jail), reflect.ValueOf(def.Jail)},
 	} {
 		for i := 0; i < pair[0].NumField(); i++ {
 			if reflect.DeepEqual(pair[0].Field(i).Interface(), pair[1].Field(i).Interface()) {
@@ -263,6 +276,11 @@ func TestLoadBadValues(t *testing.T) {
 		{"cpu", "[jail.limits]\ncpu = 2000\n", `x.toml:2: jail.limits.cpu: 2000 is not a number of cores from 0 to 1024`},
 		{"cpu nan", "[jail.limits]\ncpu = nan\n", `x.toml:2: jail.limits.cpu: NaN is not a number of cores from 0 to 1024`},
 		{"io weight", "[jail.limits]\nio_weight = 10001\n", `x.toml:2: jail.limits.io_weight: 10001 is out of range 1..10000`},
+		{"caps_add", "[jail]\ncaps_add = [\"CAP_NET_ADMIN\", \"CAP_FLY\"]\n", `x.toml:2: jail.caps_add[2]: "CAP_FLY" is not a capability (CAP_NET_ADMIN, net_admin or ALL)`},
+		{"caps_drop", "[jail]\ncaps_drop = [\"\"]\n", `x.toml:2: jail.caps_drop[1]: "" is not a capability (CAP_NET_ADMIN, net_admin or ALL)`},
+		{"seccomp", "[jail]\nseccomp = \"strict\"\n", `x.toml:2: jail.seccomp: "strict" is not one of "default", "off"`},
+		{"seccomp_deny", "[jail]\nseccomp_deny = [\"ptrace\", \"Mount;\"]\n", `x.toml:2: jail.seccomp_deny[2]: "Mount;" is not a syscall name`},
+		{"policy seccomp", "[[policy]]\n[policy.jail]\nnested_userns = \"yes\"\n", `x.toml:3: policy[1].jail.nested_userns: expected true or false, got a string`},
 		{"nofile", "[jail.limits]\nnofile = -5\n", `x.toml:2: jail.limits.nofile: -5 is out of range 0..1073741824`},
 		{"policy jail", "[[policy]]\nname = \"exam\"\n[policy.jail]\nshare = \"x\"\n", `x.toml:4: policy[1].jail.share: "x" is not one of "none", "user"`},
 		{"policy nested", "[[policy]]\n[[policy]]\n[policy.jail.network]\nmode = \"nat\"\nsubnet = \"10.0.0.0/33\"\n", `x.toml:5: policy[2].jail.network.subnet: "10.0.0.0/33" is not a valid IPv4 CIDR`},

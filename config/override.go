@@ -33,6 +33,9 @@ func applyOverride(j *Jail, override map[string]any) {
 // clone returns a deep copy of j: the slices are not shared.
 func (j Jail) clone() Jail {
 	j.Hide = slices.Clone(j.Hide)
+	j.CapsAdd = slices.Clone(j.CapsAdd)
+	j.CapsDrop = slices.Clone(j.CapsDrop)
+	j.SeccompDeny = slices.Clone(j.SeccompDeny)
 	j.Network.DNS = slices.Clone(j.Network.DNS)
 	j.Network.Allow = slices.Clone(j.Network.Allow)
 	j.Network.Deny = slices.Clone(j.Network.Deny)

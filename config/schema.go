@@ -48,8 +48,22 @@ type Jail struct {
 	TmpSize  Size     `toml:"tmp_size"`  // size of each tmpfs (/tmp, /var/tmp, /dev/shm, /run); at least 1M
 	Hide     []string `toml:"hide"`      // extra absolute paths covered with an empty tmpfs
 	Share    string   `toml:"share"`     // "none": a jail per login; "user": logins of one user share a jail
-	Network  Network  `toml:"network"`
-	Limits   Limits   `toml:"limits"`
+
+	CapsAdd      []string `toml:"caps_add"`      // user_mode "root": added to Docker's default bounding set; "ALL" = every capability
+	CapsDrop     []string `toml:"caps_drop"`     // user_mode "root": removed from it; "ALL" = none at all
+	Seccomp      string   `toml:"seccomp"`       // "default": the built-in filter; "off": none (trusted groups; logged)
+	SeccompDeny  []string `toml:"seccomp_deny"`  // syscalls refused with EPERM beyond the default list
+	NestedUserns bool     `toml:"nested_userns"` // let jailed processes create user namespaces (rootless containers)
+
+	// Forwarding through the built-in SSH server; it always happens inside
+	// the jail's network namespace, never the host's. A key's
+	// no-port-forwarding, no-agent-forwarding, restrict and permitopen=
+	// options narrow it further.
+	AllowTCPForwarding   bool `toml:"allow_tcp_forwarding"`   // ssh -L (connects from inside the jail) and ssh -R (listens inside it)
+	AllowAgentForwarding bool `toml:"allow_agent_forwarding"` // ssh -A: an agent socket inside the jail, SSH_AUTH_SOCK set
+
+	Network Network `toml:"network"`
+	Limits  Limits  `toml:"limits"`
 }
 
 // Network is the [jail.network] table.

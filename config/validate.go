@@ -100,6 +100,22 @@ func validateJail(j *Jail, bad complaint) {
 		}
 	}
 	checkEnum(bad, "share", j.Share, "none", "user")
+	for _, list := range []struct {
+		key   string
+		names []string
+	}{{"caps_add", j.CapsAdd}, {"caps_drop", j.CapsDrop}} {
+		for i, c := range list.names {
+			if !IsCapability(c) && !strings.EqualFold(c, "ALL") {
+				bad(list.key, i+1, fmt.Sprintf("%q is not a capability (CAP_NET_ADMIN, net_admin or ALL)", c))
+			}
+		}
+	}
+	checkEnum(bad, "seccomp", j.Seccomp, "default", "off")
+	for i, n := range j.SeccompDeny {
+		if n == "" || strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+			bad("seccomp_deny", i+1, fmt.Sprintf("%q is not a syscall name", n))
+		}
+	}
 	validateNetwork(&j.Network, bad)
 	validateLimits(&j.Limits, bad)
 }

@@ -3,8 +3,10 @@ package jail
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -23,6 +25,66 @@ type EnterSpec struct {
 	Env        []string
 	Tty        bool // give the process a terminal of the jail's own devpts
 	Rows, Cols uint16
+
+	// Confine holds the process to the session's confinement: its
+	// cgroup, rlimits, bounding set, no_new_privs and seccomp filter, as
+	// every process init starts. Nil (`enter --privileged`) skips all of
+	// it: the process keeps every capability of the jail's root.
+	Confine *Confinement
+	// SessionID and HostUID name the session's cgroup.
+	SessionID string
+	HostUID   uint32
+}
+
+// enterConfine turns a session's confinement into what the C half of
+// enter applies.
+func enterConfine(es EnterSpec) (*nsenter.Confine, error) {
+	if es.Confine == nil {
+		return nil, nil
+	}
+	c := es.Confine
+	bset, err := CapMask(c.Caps)
+	if err != nil {
+		return nil, err
+	}
+	nc := &nsenter.Confine{Bset: bset, Nofile: c.Limits.Nofile, Nproc: c.Limits.Nproc}
+	if !c.Seccomp.Off {
+		f, err := BuildSeccompFilter(c.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		nc.Seccomp = SeccompBytes(f)
+	}
+	nc.CgroupProcs, err = sessionCgroupProcs(hostCgroups, es.SessionID, es.HostUID, c.Limits.PerUser)
+	if err != nil {
+		return nil, err
+	}
+	return nc, nil
+}
+
+// sessionCgroupProcs finds the cgroup.procs files of a live session.
+func sessionCgroupProcs(h cgroupHost, id string, uid uint32, perUser bool) ([]string, error) {
+	rel, _ := cgroupRel(id, uid, perUser)
+	var dirs []string
+	if h.v2 {
+		dirs = []string{filepath.Join(h.root, rel)}
+	} else {
+		for _, ctrl := range v1Controllers {
+			if v1Mounted(filepath.Join(h.root, ctrl)) {
+				dirs = append(dirs, filepath.Join(h.root, ctrl, rel))
+			}
+		}
+	}
+	var out []string
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err != nil {
+			// Started where no cgroupfs was mounted: nothing to join.
+			slog.Warn("enter: the session has no cgroup here", "dir", d)
+			continue
+		}
+		out = append(out, filepath.Join(d, "cgroup.procs"))
+	}
+	return out, nil
 }
 
 // Enter starts es in the jail of h. Without Tty the process uses stdin,
@@ -30,9 +92,13 @@ type EnterSpec struct {
 // jail's devpts (a host terminal inside the jail could be typed into with
 // TIOCSTI) and the master is returned for the caller to relay.
 func Enter(h *InitHandle, es EnterSpec, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File, error) {
+	confine, err := enterConfine(es)
+	if err != nil {
+		return nil, nil, err
+	}
 	cmd, err := nsenter.Command(nsenter.Config{
 		PidFD: h.FD(), UID: es.UID, GID: es.GID, Cwd: es.Dir,
-		Argv: es.Argv, Env: es.Env, Setsid: es.Tty,
+		Argv: es.Argv, Env: es.Env, Setsid: es.Tty, Confine: confine,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -83,6 +83,10 @@ func setupInChild(spec *Spec, lower *os.File) error {
 		// Mounts last: after pivot_root the host's files are out of reach,
 		// and nothing above needs them.
 		{"root filesystem", func() error { return prepareRootfsInChild(spec, lower) }},
+		// Rlimits and the filter last: init's own setup needs neither,
+		// and every process it forks from here on inherits both.
+		{"rlimits", func() error { return setRlimitsInChild(spec.Confine.Limits) }},
+		{"seccomp", func() error { return installSeccompInChild(spec.Confine.Seccomp) }},
 	}
 	for _, st := range steps {
 		if err := st.fn(); err != nil {

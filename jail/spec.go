@@ -59,6 +59,9 @@ type Spec struct {
 	// the process that built the jail exits); otherwise a closed control
 	// connection ends the jail, so a killed caller leaves no live jail.
 	KeepAlive bool `json:"keep_alive"`
+
+	// Confine holds the jail's limits, bounding set and seccomp filter.
+	Confine Confinement `json:"confine"`
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9]{1,32}$`)
@@ -99,6 +102,9 @@ func (s *Spec) Validate() error {
 		}
 	}
 	if _, err := s.UIDMap(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.Confine.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

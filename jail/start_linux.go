@@ -36,9 +36,10 @@ type Jail struct {
 	StartTime uint64                // init's start time in clock ticks since boot, to tell pid reuse
 	Net       *netpolicy.Attachment // the NAT attachment, nil for network none
 
-	cmd  *exec.Cmd
-	ctl  *client
-	done chan struct{} // closed once init has exited and been reaped
+	cmd    *exec.Cmd
+	ctl    *client
+	done   chan struct{} // closed once init has exited and been reaped
+	cgroup *sessionCgroup
 }
 
 // Start builds the jail that spec describes and returns once its init has
@@ -59,11 +60,26 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 		}
 	}()
 
+	if spec.Confine.Seccomp.Off {
+		slog.Warn("seccomp filter off by policy", "session", spec.ID, "user", spec.User)
+	}
+	cg, err := createCgroupFromParent(hostCgroups, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			if err := removeCgroup(hostCgroups, spec.ID, spec.UID); err != nil {
+				slog.Warn("remove cgroup after failed start", "session", spec.ID, "err", err)
+			}
+		}
+	}()
+
 	cmd, ctl, initEnd, logs, err := newInitCommand(spec)
 	if err != nil {
 		return nil, err
 	}
-	startErr := cmd.Start()
+	startErr := cg.startInCgroup(cmd)
 	// The child has its own copies now; ours would keep the control
 	// connection and the log pipe open forever.
 	initEnd.Close()
@@ -87,7 +103,7 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 			ctl.Close()
 		}
 	}()
-	j = &Jail{Spec: spec, Pid: cmd.Process.Pid, cmd: cmd, done: done}
+	j = &Jail{Spec: spec, Pid: cmd.Process.Pid, cmd: cmd, done: done, cgroup: cg}
 
 	if j.StartTime, err = ProcStartTime(j.Pid); err != nil {
 		return nil, err
@@ -95,9 +111,11 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 	if err := attachNetworkFromParent(j); err != nil {
 		return nil, err
 	}
+	// Not j: a failed return has set the named result to nil by now.
+	started := j
 	defer func() {
-		if retErr != nil && j.Net != nil {
-			if err := j.Net.Release(); err != nil {
+		if retErr != nil && started.Net != nil {
+			if err := started.Net.Release(); err != nil {
 				slog.Warn("release network after failed start", "session", spec.ID, "err", err)
 			}
 		}
@@ -205,10 +223,18 @@ func newInitCommand(spec *Spec) (cmd *exec.Cmd, ctl, initEnd, logs *os.File, err
 	}
 	um, _ := spec.UIDMap()
 	gm, _ := spec.GIDMap()
+	bset, err := CapMask(spec.Confine.Caps)
+	if err != nil {
+		ctl.Close()
+		initEnd.Close()
+		logs.Close()
+		logw.Close()
+		return nil, nil, nil, nil, err
+	}
 	cmd = &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{"loginjail", "init"},
-		Env:        []string{initFDEnv + "=3"},
+		Env:        []string{initFDEnv + "=3", fmt.Sprintf("%s=%x", bsetEnv, bset)},
 		Dir:        "/",
 		ExtraFiles: []*os.File{initEnd},
 		Stderr:     logw,
@@ -355,8 +381,12 @@ func (j *Jail) Stop(grace time.Duration) error {
 	return j.releaseNetwork()
 }
 
-// releaseNetwork undoes the NAT attachment once init is gone.
+// releaseNetwork undoes the NAT attachment and removes the session's
+// cgroup once init is gone.
 func (j *Jail) releaseNetwork() error {
+	if err := removeCgroup(hostCgroups, j.Spec.ID, j.Spec.UID); err != nil {
+		slog.Warn("remove cgroup", "session", j.Spec.ID, "err", err)
+	}
 	if j.Net == nil {
 		return nil
 	}

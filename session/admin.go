@@ -121,8 +121,9 @@ func (g *Registry) killOne(r *Record) error {
 }
 
 // Reclaim removes what a session whose init is gone left behind: its
-// session dir (and any mount still under it), its network (veth, firewall
-// elements, IP lease), then its record. It is
+// session dir (and any mount still under it), its cgroup (and its user's,
+// once empty), its network (veth, firewall elements, IP lease), then its
+// record. It is
 // idempotent: the builder, `kill` and `gc` may all run it.
 func (g *Registry) Reclaim(r *Record) error {
 	dir := r.SessionDir
@@ -131,6 +132,9 @@ func (g *Registry) Reclaim(r *Record) error {
 	}
 	if err := jail.ReclaimSessionDir(dir); err != nil {
 		return err
+	}
+	if err := jail.ReclaimCgroup(r.ID, r.UID); err != nil {
+		return fmt.Errorf("cgroup: %w", err)
 	}
 	if r.Network != nil {
 		if err := netpolicy.Reclaim(*r.Network); err != nil {

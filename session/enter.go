@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,12 +17,15 @@ import (
 
 // EnterOptions is a `loginjail enter`.
 type EnterOptions struct {
-	Target string   // session id or user
-	Root   bool     // as the jail's root instead of the session user
-	Argv   []string // empty = the session's login shell
-	Stdin  *os.File
-	Stdout *os.File
-	Stderr *os.File
+	Target string // session id or user
+	Root   bool   // as the jail's root instead of the session user
+	// Privileged skips the session's confinement (cgroup, rlimits,
+	// bounding set, no_new_privs, seccomp): logged, for repairs only.
+	Privileged bool
+	Argv       []string // empty = the session's login shell
+	Stdin      *os.File
+	Stdout     *os.File
+	Stderr     *os.File
 }
 
 // Enter runs a command or shell in a live jail and returns its exit
@@ -45,7 +49,13 @@ func (g *Registry) Enter(o EnterOptions) (int, error) {
 	defer h.Close()
 
 	tty := term.IsTerminal(int(o.Stdin.Fd()))
-	es := jail.EnterSpec{UID: r.InsideUID, GID: r.InsideGID, Dir: r.Home, Env: r.Env, Tty: tty}
+	es := jail.EnterSpec{UID: r.InsideUID, GID: r.InsideGID, Dir: r.Home, Env: r.Env, Tty: tty,
+		SessionID: r.ID, HostUID: r.UID, Confine: &r.Confine}
+	if o.Privileged {
+		es.Confine = nil
+		slog.Warn("enter --privileged: the process keeps the jail root's capabilities, meets no seccomp filter and no limit",
+			"session", r.ID, "user", r.User, "root", o.Root, "by_uid", os.Getuid())
+	}
 	if o.Root {
 		es.UID, es.GID, es.Dir = 0, 0, "/root"
 		es.Env = replaceEnv(r.Env, "HOME=/root", "USER=root", "LOGNAME=root")

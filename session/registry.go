@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loginjail/loginjail/jail"
 	"github.com/loginjail/loginjail/netpolicy"
 )
 
@@ -50,6 +51,9 @@ type Record struct {
 	// Network is the NAT attachment's spec, kept so gc can reclaim the
 	// veth, firewall elements and lease after the builder died.
 	Network *netpolicy.Spec `json:"network,omitempty"`
+	// Confine is the session's confinement, which `enter` applies to the
+	// process it starts, and whose limits name the cgroup gc removes.
+	Confine jail.Confinement `json:"confine"`
 }
 
 // PSEntry is one element of `ps --json`: the contract in DESIGN.md.

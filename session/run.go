@@ -70,7 +70,7 @@ func newRecord(spec *jail.Spec, res *config.Resolved, who *Identity, shell strin
 		Owner: os.Getpid(), OwnerStart: ownerStart, SessionDir: spec.SessionDir,
 		Home: spec.Home, Shell: shell, InsideUID: spec.InsideUID(), InsideGID: spec.InsideGID(),
 		SubUID: spec.SubUID, SubGID: spec.SubGID, Env: env,
-		Network: spec.Network,
+		Network: spec.Network, Confine: spec.Confine,
 	}, nil
 }
 

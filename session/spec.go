@@ -35,10 +35,36 @@ func SpecFor(cfg *config.Config, r *config.Resolved, who *Identity, ids config.S
 		Hide:       hiddenPaths(cfg, r),
 		SessionDir: filepath.Join(cfg.Server.StateDir, "sessions", id),
 	}
+	if spec.Confine, err = ConfinementFor(r); err != nil {
+		return nil, fmt.Errorf("user %q: %w", who.Name, err)
+	}
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("user %q: %w", who.Name, err)
 	}
 	return spec, nil
+}
+
+// ConfinementFor maps the policy's limits, capabilities and seccomp keys
+// onto the jail's confinement.
+func ConfinementFor(r *config.Resolved) (jail.Confinement, error) {
+	l := r.Jail.Limits
+	caps, err := jail.ResolveCaps(r.Jail.UserMode, r.Jail.CapsAdd, r.Jail.CapsDrop)
+	if err != nil {
+		return jail.Confinement{}, err
+	}
+	return jail.Confinement{
+		Limits: jail.Limits{
+			Memory: int64(l.Memory), Swap: int64(l.Swap), Pids: int64(l.Pids), CPU: l.CPU,
+			IOWeight: uint64(l.IOWeight), Nofile: uint64(l.Nofile), Nproc: uint64(l.Nproc),
+			BestEffort: l.BestEffort, PerUser: l.PerUser,
+		},
+		Caps: caps,
+		Seccomp: jail.Seccomp{
+			Off:          r.Jail.Seccomp == "off",
+			Deny:         r.Jail.SeccompDeny,
+			NestedUserns: r.Jail.NestedUserns,
+		},
+	}, nil
 }
 
 // hiddenPaths are loginjail's own state, keys and config, and the policy's

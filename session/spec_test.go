@@ -97,3 +97,54 @@ func TestParsePasswdLine(t *testing.T) {
 		}
 	}
 }
+
+func TestConfinementFor(t *testing.T) {
+	cfg, err := config.Parse("t.toml", []byte(`
+[jail]
+caps_add = ["net_admin"]
+caps_drop = ["CAP_MKNOD"]
+seccomp_deny = ["ptrace"]
+[jail.limits]
+memory = "1G"
+pids = 100
+cpu = 2
+nofile = 4096
+per_user = true
+[[policy]]
+name = "trusted"
+match_groups = ["staff"]
+[policy.jail]
+user_mode = "root"
+seccomp = "off"
+nested_userns = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := cfg.Resolve("al", []string{"al"}, netip.Addr{})
+	c, err := ConfinementFor(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Caps) != 0 {
+		t.Errorf("user_mode self: caps %v, want none", c.Caps)
+	}
+	if c.Seccomp.Off || c.Seccomp.NestedUserns || strings.Join(c.Seccomp.Deny, ",") != "ptrace" {
+		t.Errorf("seccomp %+v", c.Seccomp)
+	}
+	if l := c.Limits; l.Memory != 1<<30 || l.Pids != 100 || l.CPU != 2 || l.Nofile != 4096 || !l.PerUser {
+		t.Errorf("limits %+v", l)
+	}
+	r, _ = cfg.Resolve("al", []string{"al", "staff"}, netip.Addr{})
+	c, err = ConfinementFor(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := strings.Join(c.Caps, " ")
+	if !strings.Contains(caps, "CAP_NET_ADMIN") || strings.Contains(caps, "CAP_MKNOD") || !strings.Contains(caps, "CAP_CHOWN") || strings.Contains(caps, "CAP_SYS_ADMIN") {
+		t.Errorf("root caps %q: want Docker's set + NET_ADMIN - MKNOD", caps)
+	}
+	if !c.Seccomp.Off || !c.Seccomp.NestedUserns {
+		t.Errorf("trusted seccomp %+v", c.Seccomp)
+	}
+}

@@ -13,7 +13,7 @@ import (
 // The wire format is drawn at the top of nsexec_linux.c, which parses it.
 const (
 	magic   = "LJNS"
-	version = 1
+	version = 2
 	// maxConfig bounds the payload (MAX_PAYLOAD in C). 1 MiB is the
 	// default pipe-max-size, and execve takes far less argv and env.
 	maxConfig = 1 << 20
@@ -22,6 +22,10 @@ const (
 
 	flagSetsid  = 1
 	flagViaProc = 2
+	flagConfine = 4
+
+	// maxFilter is the kernel's BPF_MAXINSNS.
+	maxFilter = 4096
 )
 
 // encode serializes cfg for the C side, with childPidFD as the number of the
@@ -45,6 +49,15 @@ func encode(cfg Config, childPidFD uint32) ([]byte, error) {
 	}
 	if cfg.viaProc {
 		flags |= flagViaProc
+	}
+	c := cfg.Confine
+	if c != nil {
+		flags |= flagConfine
+		if len(c.Seccomp)%8 != 0 || len(c.Seccomp)/8 > maxFilter {
+			return nil, fmt.Errorf("nsenter: seccomp filter of %d bytes is not 1..%d instructions", len(c.Seccomp), maxFilter)
+		}
+	} else {
+		c = &Confine{}
 	}
 
 	le := binary.LittleEndian
@@ -76,6 +89,15 @@ func encode(cfg Config, childPidFD uint32) ([]byte, error) {
 	for _, e := range cfg.Env {
 		str("environment entry", e)
 	}
+	b = le.AppendUint32(b, uint32(len(c.CgroupProcs)))
+	for _, p := range c.CgroupProcs {
+		str("cgroup file", p)
+	}
+	b = le.AppendUint64(b, c.Bset)
+	b = le.AppendUint64(b, c.Nofile)
+	b = le.AppendUint64(b, c.Nproc)
+	b = le.AppendUint32(b, uint32(len(c.Seccomp)/8))
+	b = append(b, c.Seccomp...)
 	if err != nil {
 		return nil, err
 	}

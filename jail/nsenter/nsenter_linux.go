@@ -66,9 +66,33 @@ type Config struct {
 	// its controlling terminal.
 	Setsid bool
 
+	// Confine, unless nil, holds the target to a session's confinement
+	// (see Confine). Nil is `enter --privileged`: the target keeps every
+	// capability of the jail's root and meets no filter or limit.
+	Confine *Confine
+
 	// viaProc makes the C side join through /proc/PID/ns/* as it does on
 	// kernels before 5.8, so tests can cover that path on a new kernel.
 	viaProc bool
+}
+
+// Confine is what the target is held to, the same as every process the
+// jail's init starts: the enter process joins the session's cgroup (as
+// host root, before it joins any namespace), sets the rlimits, and the
+// target, after taking its ids, drops every capability outside Bset from
+// its bounding set, sets no_new_privs and installs the seccomp filter
+// last before execve.
+type Confine struct {
+	// CgroupProcs are the cgroup.procs files of the session's cgroup
+	// (one per v1 hierarchy, one on v2).
+	CgroupProcs []string
+	// Bset is the bounding set kept: bit N is capability N.
+	Bset uint64
+	// Nofile and Nproc are RLIMIT_NOFILE and RLIMIT_NPROC; 0 keeps ours.
+	Nofile, Nproc uint64
+	// Seccomp is the filter as the kernel's struct sock_filter array
+	// (8 bytes per instruction, native endian); empty = no filter.
+	Seccomp []byte
 }
 
 // Command returns a command that runs cfg.Argv inside the jail of

@@ -23,12 +23,21 @@
 // unsigned 32-bit little endian, strings are a length then that many bytes
 // without NUL):
 //
-//   "LJNS" version(=1) payload_len
+//   "LJNS" version(=2) payload_len
 //   payload: pidfd uid gid flags
 //            ngroups gid*ngroups
 //            cwd
 //            argc str*argc
 //            envc str*envc
+//            ncgroups str*ncgroups     cgroup.procs files to join
+//            bset(u64) nofile(u64) nproc(u64)
+//            ninsns sock_filter*ninsns (8 bytes each, native endian)
+//
+// The last four are applied only with FLAG_CONFINE (an enter that is not
+// --privileged): the enter process joins the session's cgroup and takes its
+// rlimits as host root, before any setns; the child trims its bounding set
+// while it still holds CAP_SETPCAP in the jail, takes its ids, and sets
+// no_new_privs and the seccomp filter as the last steps before execve.
 //
 // Errors go to stderr as one line, "loginjail enter: <what>: <reason>", and
 // end the process with status 125 (126/127 when the target cannot be
@@ -48,7 +57,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -66,16 +78,22 @@
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
 
 #define ENV_NAME "_LOGINJAIL_NSENTER"
 #define MAGIC "LJNS"
-#define VERSION 1u
+#define VERSION 2u
 // Keep in step with maxConfig in config_linux.go.
 #define MAX_PAYLOAD (1u << 20)
 #define MAX_GROUPS 65536u // NGROUPS_MAX of the kernel
 
 #define FLAG_SETSID 1u
 #define FLAG_VIA_PROC 2u // test hook: join through /proc/PID/ns/* as before 5.8
+#define FLAG_CONFINE 4u  // hold the target to the session's confinement
+#define MAX_FILTER 4096u // BPF_MAXINSNS
 
 #define EXIT_ENTER 125
 #define EXIT_CANNOT_EXEC 126
@@ -97,6 +115,11 @@ struct config {
 	char *cwd;
 	char **argv;
 	char **envp;
+	char **cgroup_procs;
+	uint64_t bset;
+	uint64_t nofile;
+	uint64_t nproc;
+	struct sock_fprog filter;
 };
 
 // fail prints "loginjail enter: <what>: strerror(err)" and exits with code.
@@ -180,6 +203,12 @@ static size_t get_count(struct cursor *c, const char *what, uint32_t max)
 	return n;
 }
 
+static uint64_t get_u64(struct cursor *c, const char *what)
+{
+	uint64_t lo = get_u32(c, what);
+	return lo | (uint64_t)get_u32(c, what) << 32;
+}
+
 static char *get_str(struct cursor *c, const char *what)
 {
 	uint32_t n = get_u32(c, what);
@@ -213,7 +242,7 @@ static char **get_strv(struct cursor *c, const char *what)
 static void read_config(int fd, struct config *cfg)
 {
 	unsigned char hdr[12], *buf;
-	uint32_t len, pidfd;
+	uint32_t len, pidfd, n;
 	struct cursor c;
 
 	read_full(fd, hdr, sizeof(hdr));
@@ -240,7 +269,7 @@ static void read_config(int fd, struct config *cfg)
 	if (cfg->uid == (uid_t)-1 || cfg->gid == (gid_t)-1)
 		bad_config("uid/gid 4294967295 is not an id");
 	cfg->flags = get_u32(&c, "flags");
-	if (cfg->flags & ~(FLAG_SETSID | FLAG_VIA_PROC))
+	if (cfg->flags & ~(FLAG_SETSID | FLAG_VIA_PROC | FLAG_CONFINE))
 		bad_config("unknown flags %#x", cfg->flags);
 	cfg->ngroups = get_count(&c, "groups", MAX_GROUPS);
 	cfg->groups = xmalloc(cfg->ngroups * sizeof(gid_t));
@@ -251,6 +280,21 @@ static void read_config(int fd, struct config *cfg)
 	if (cfg->argv[0] == NULL || cfg->argv[0][0] == '\0')
 		bad_config("argv: empty");
 	cfg->envp = get_strv(&c, "env");
+	cfg->cgroup_procs = get_strv(&c, "cgroups");
+	cfg->bset = get_u64(&c, "bset");
+	cfg->nofile = get_u64(&c, "nofile");
+	cfg->nproc = get_u64(&c, "nproc");
+	n = get_u32(&c, "filter");
+	if (n > MAX_FILTER || (size_t)n * 8 > c.left)
+		bad_config("filter: bad length %u", n);
+	cfg->filter.len = (unsigned short)n;
+	cfg->filter.filter = NULL;
+	if (n > 0) {
+		cfg->filter.filter = xmalloc((size_t)n * sizeof(struct sock_filter));
+		memcpy(cfg->filter.filter, c.p, (size_t)n * 8);
+		c.p += (size_t)n * 8;
+		c.left -= (size_t)n * 8;
+	}
 	if (c.left != 0)
 		bad_config("%zu trailing bytes", c.left);
 	free(buf);
@@ -399,6 +443,72 @@ static void set_ids(const struct config *cfg)
 	free(got);
 }
 
+// join_cgroups moves the enter process into the session's cgroup (every
+// child it forks is born there), through the host's cgroupfs while it is
+// still host root. Not being there would leave the target outside the
+// session's limits, and its cgroup namespace view at "/..".
+static void join_cgroups(const struct config *cfg)
+{
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+
+	for (char **p = cfg->cgroup_procs; *p != NULL; p++) {
+		int fd = open(*p, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			die("open %s", *p);
+		if (write(fd, pid, (size_t)len) != len)
+			die("join cgroup %s", *p);
+		close(fd);
+	}
+}
+
+// set_rlimits gives the enter process the session's rlimits while it may
+// still raise a hard limit (host root); the target inherits them.
+static void set_rlimits(const struct config *cfg)
+{
+	static const struct {
+		int resource;
+		const char *name;
+	} rl[] = {{RLIMIT_NOFILE, "RLIMIT_NOFILE"}, {RLIMIT_NPROC, "RLIMIT_NPROC"}};
+	uint64_t val[] = {cfg->nofile, cfg->nproc};
+
+	for (size_t i = 0; i < sizeof(rl) / sizeof(rl[0]); i++) {
+		struct rlimit r = {.rlim_cur = val[i], .rlim_max = val[i]};
+		if (val[i] != 0 && setrlimit(rl[i].resource, &r) < 0)
+			die("setrlimit %s %llu", rl[i].name, (unsigned long long)val[i]);
+	}
+}
+
+// trim_caps drops every capability outside the session's bounding set. It
+// needs CAP_SETPCAP, which setns into the jail's user namespace gave us and
+// setresuid to a non-root id takes away, so it runs before set_ids.
+static void trim_caps(const struct config *cfg)
+{
+	for (int cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
+			break; // past the kernel's last capability
+		if (cfg->bset & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+			die("prctl PR_CAPBSET_DROP %d", cap);
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		die("prctl PR_CAP_AMBIENT_CLEAR_ALL");
+}
+
+// lock_down sets no_new_privs and installs the session's seccomp filter:
+// the last steps before execve, which the filter allows.
+static void lock_down(const struct config *cfg)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die("prctl PR_SET_NO_NEW_PRIVS");
+	if (cfg->filter.len == 0)
+		return;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &cfg->filter) < 0)
+		die("seccomp");
+}
+
 // close_fds leaves only stdio: any other fd (the pidfd, the config pipe,
 // something the caller leaked) would hand the jail a piece of the host.
 static void close_fds(void)
@@ -429,6 +539,8 @@ run_child(const struct config *cfg, int parentfd, const sigset_t *mask)
 		if (ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
 			die("set controlling terminal (TIOCSCTTY on fd 0)");
 	}
+	if (cfg->flags & FLAG_CONFINE)
+		trim_caps(cfg);
 	set_ids(cfg);
 
 	// If the enter process is killed (only SIGKILL is not forwarded), the
@@ -450,6 +562,8 @@ run_child(const struct config *cfg, int parentfd, const sigset_t *mask)
 	close_fds();
 	if (sigprocmask(SIG_SETMASK, mask, NULL) < 0)
 		die("sigprocmask");
+	if (cfg->flags & FLAG_CONFINE)
+		lock_down(cfg);
 
 	// execvp searches the PATH of environ, so install the target's
 	// environment first: PATH comes from Config.Env, not from the caller.
@@ -498,6 +612,10 @@ static void __attribute__((noreturn)) nsenter(const char *val)
 	if (setgroups(0, NULL) < 0)
 		die("setgroups");
 
+	if (cfg.flags & FLAG_CONFINE) {
+		join_cgroups(&cfg);
+		set_rlimits(&cfg);
+	}
 	join(&cfg);
 	close(cfg.pidfd);
 

@@ -1,0 +1,65 @@
+package jail
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// setRlimitsInChild sets the session's rlimits on init, which every process
+// it forks inherits. syscall.Setrlimit (not x/sys) also stops the runtime
+// from putting its startup RLIMIT_NOFILE back in the children.
+func setRlimitsInChild(l Limits) error {
+	for _, r := range []struct {
+		name     string
+		resource int
+		value    uint64
+	}{{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, l.Nofile}, {"RLIMIT_NPROC", unix.RLIMIT_NPROC, l.Nproc}} {
+		if r.value == 0 {
+			continue
+		}
+		lim := syscall.Rlimit{Cur: r.value, Max: r.value}
+		if err := syscall.Setrlimit(r.resource, &lim); err != nil {
+			return fmt.Errorf("setrlimit %s %d: %w", r.name, r.value, err)
+		}
+	}
+	return nil
+}
+
+// installSeccompInChild loads the filter on every thread of init
+// (SECCOMP_FILTER_FLAG_TSYNC), so whichever thread forks a process hands it
+// on. no_new_privs is already set on all of them (prestart_linux.go).
+// Init keeps working under it: it forks, execs, reaps, opens terminals and
+// sockets, and mounts nothing after setup.
+func installSeccompInChild(s Seccomp) error {
+	if s.Off {
+		return nil
+	}
+	filter, err := BuildSeccompFilter(s)
+	if err != nil {
+		return err
+	}
+	return loadSeccomp(filter, unix.SECCOMP_FILTER_FLAG_TSYNC)
+}
+
+func loadSeccomp(filter []unix.SockFilter, flags uintptr) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return os.NewSyscallError("prctl PR_SET_NO_NEW_PRIVS", err)
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(filter)
+	if errno != 0 {
+		return os.NewSyscallError("seccomp", errno)
+	}
+	if r != 0 {
+		return fmt.Errorf("seccomp: thread %d could not take the filter", r)
+	}
+	return nil
+}

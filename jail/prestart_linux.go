@@ -1,0 +1,103 @@
+package jail
+
+// The jail init's first steps run in C, before the Go runtime starts its
+// threads: the capability bounding set, no_new_privs and dumpability are
+// per thread, and a Go process cannot change them on every thread it has
+// (syscall.AllThreadsSyscall refuses to work with cgo linked). Done here,
+// every thread the runtime makes later, and every process init forks,
+// inherits them.
+//
+// Init keeps the capabilities it holds (it still mounts and pivots): the
+// bounding set only limits what an exec can grant, which is what a jailed
+// process would gain them by. Non-dumpable keeps /proc/1 of the jail owned
+// by the host's root, so nothing inside can ptrace init or open its exe.
+// And every inherited descriptor but stdio and the control socket is
+// closed before anything can use it.
+
+/*
+#cgo CFLAGS: -Wall -Werror
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+static void init_die(const char *what)
+{
+	dprintf(2, "loginjail init: %s: %s\n", what, strerror(errno));
+	_exit(1);
+}
+
+// close_inherited closes every fd but stdio and the control socket: a
+// descriptor the caller leaked without O_CLOEXEC (sshd's, a test
+// runner's) would otherwise reach every process of the jail.
+static void close_inherited(const char *ctl)
+{
+	char *end;
+	long fd = strtol(ctl, &end, 10);
+
+	if (*ctl == '\0' || *end != '\0' || fd < 3 || fd > 1 << 20) {
+		errno = EINVAL;
+		init_die("_LOGINJAIL_INIT");
+	}
+	if (fd > 3 && syscall(SYS_close_range, 3U, (unsigned)fd - 1, 0U) < 0)
+		init_die("close_range");
+	if (syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U) < 0)
+		init_die("close_range");
+}
+
+__attribute__((constructor)) static void loginjail_init_prestart(void)
+{
+	const char *ctl = getenv("_LOGINJAIL_INIT");
+	const char *v = getenv("_LOGINJAIL_BSET");
+	char *end;
+	unsigned long long keep;
+
+	if (ctl == NULL)
+		return;
+	close_inherited(ctl);
+	if (v == NULL) {
+		errno = EINVAL;
+		init_die("_LOGINJAIL_BSET missing");
+	}
+	errno = 0;
+	keep = strtoull(v, &end, 16);
+	if (*v == '\0' || *end != '\0' || errno != 0) {
+		errno = EINVAL;
+		init_die("_LOGINJAIL_BSET");
+	}
+	// Every capability the kernel knows, including ones newer than this
+	// code: PR_CAPBSET_READ fails with EINVAL past the last.
+	for (int cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
+			break;
+		if (keep & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+			init_die("prctl PR_CAPBSET_DROP");
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		init_die("prctl PR_CAP_AMBIENT_CLEAR_ALL");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		init_die("prctl PR_SET_NO_NEW_PRIVS");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		init_die("prctl PR_SET_DUMPABLE");
+}
+*/
+import "C"
+
+// bsetEnv carries the bounding set init keeps (hex mask) to the
+// constructor above.
+const bsetEnv = "_LOGINJAIL_BSET"
