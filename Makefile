@@ -6,6 +6,8 @@
 #                (end-to-end tests need root: sudo make test)
 #   make bench   run bench/*.sh
 #   make deps    install build/run/test dependencies (packaging/deps.sh, root)
+#   make man     man pages loginjail(8), loginjail.toml(5) from docs/man/*.md
+#   make deb     a .deb of the binary, unit, PAM file, config and man pages
 
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 BIN := bin/loginjail
@@ -20,7 +22,7 @@ endif
 # Prerequisites run in the order written (deps before build before tests).
 .NOTPARALLEL:
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench clean man deb
 
 all: build
 
@@ -52,6 +54,23 @@ bench: build
 		LOGINJAIL_BIN=$(CURDIR)/$(BIN) bash "$$f" || exit 1; \
 	done; \
 	[ "$$found" -eq 1 ] || echo "bench: no bench/*.sh scripts"
+
+# Man pages: go-md2man from the Go module proxy, a build tool only (not a
+# dependency of the binary).
+GO_MD2MAN ?= $(GO) run github.com/cpuguy83/go-md2man/v2@v2.0.7
+MAN_SRC := docs/man/loginjail.8.md docs/man/loginjail.toml.5.md
+man:
+	@mkdir -p bin/man
+	@for f in $(MAN_SRC); do \
+		out=bin/man/$$(basename $$f .md); \
+		$(GO_MD2MAN) -in $$f -out $$out || exit 1; \
+		echo "man: $$out"; \
+	done
+
+# The .deb: packaging/build-deb.sh builds the binary (version from git
+# describe or VERSION) and the man pages, and writes bin/loginjail_VERSION_ARCH.deb.
+deb: man
+	GO="$(GO)" bash packaging/build-deb.sh
 
 clean:
 	rm -rf bin

@@ -26,7 +26,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Packages needed to build (gcc for cgo, PAM headers), run (namespaces,
 # nftables, ip) and test (OpenSSH client and server, tmux, busybox for tiny
-# rootfs images, useradd) loginjail.
+# rootfs images, useradd; perl, su/newgrp/passwd for the in-jail escape
+# probes) loginjail.
 packages=(
 	build-essential
 	git
@@ -42,8 +43,13 @@ packages=(
 	libpam-modules
 	tmux
 	busybox-static
+	perl
+	login
 	passwd
 	curl
+	# packaging: `make deb` and its test (systemd-analyze verify, lintian)
+	systemd
+	lintian
 )
 
 # installed PKG: true when dpkg has PKG fully installed.

@@ -121,6 +121,7 @@ func cmdGC(args []string) int {
 func cmdEnter(args []string) int {
 	fs := newFlags("enter")
 	root := fs.Bool("root", false, "enter as the jail's root instead of the session user")
+	privileged := fs.Bool("privileged", false, "skip the session's cgroup, rlimits, bounding set, no_new_privs and seccomp filter (logged)")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -140,7 +141,7 @@ func cmdEnter(args []string) int {
 		argv = argv[1:]
 	}
 	code, err := reg.Enter(session.EnterOptions{
-		Target: fs.Arg(0), Root: *root, Argv: argv,
+		Target: fs.Arg(0), Root: *root, Privileged: *privileged, Argv: argv,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 	if err != nil {
@@ -152,9 +153,14 @@ func cmdEnter(args []string) int {
 func cmdCheckConfig(args []string) int {
 	fs := newFlags("check-config")
 	cfgPath := fs.String("config", "", "config file (default "+config.DefaultPath+" or the embedded defaults)")
-	user := fs.String("user", "", "print the policy this user resolves to")
+	user := fs.String("user", "", "print which [[policy]] this user gets, why, and the resolved jail")
+	from := fs.String("from", "", "with --user: the remote address the login comes from (for match_addresses)")
 	if code, stop := parse(fs, args); stop {
 		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "loginjail check-config: unexpected argument %q\n", fs.Arg(0))
+		return 2
 	}
 	cfg, err := config.LoadDefaultOrFile(*cfgPath)
 	if err != nil {
@@ -162,18 +168,28 @@ func cmdCheckConfig(args []string) int {
 		return 1
 	}
 	if *user == "" {
+		if *from != "" {
+			fmt.Fprintln(os.Stderr, "loginjail check-config: --from needs --user")
+			return 2
+		}
 		fmt.Printf("%s: ok\n", cfg.Source)
 		return 0
+	}
+	var remote netip.Addr
+	if *from != "" {
+		if remote, err = netip.ParseAddr(*from); err != nil {
+			return fail("check-config", fmt.Errorf("--from %q: not an IP address", *from))
+		}
 	}
 	groups, err := config.GroupsOf(*user)
 	if err != nil {
 		return fail("check-config", fmt.Errorf("user %q: %w", *user, err))
 	}
-	res, err := cfg.Resolve(*user, groups, netip.Addr{})
+	ex, err := cfg.Explain(*user, groups, remote)
 	if err != nil {
 		return fail("check-config", err)
 	}
-	if err := res.EncodeTOML(os.Stdout); err != nil {
+	if err := ex.Write(os.Stdout); err != nil {
 		return fail("check-config", err)
 	}
 	return 0

@@ -34,8 +34,9 @@ func init() {
 		"enter":        {"enter [--root] SESSION|USER [-- CMD...]", "join a live jail by setns", cmdEnter},
 		"kill":         {"kill SESSION|USER", "end a session and reclaim everything it had", cmdKill},
 		"gc":           {"gc", "reclaim what dead sessions left behind", cmdGC},
-		"check-config": {"check-config [--config FILE] [--user NAME]", "validate the config; with --user print the resolved policy", cmdCheckConfig},
+		"check-config": {"check-config [--config FILE] [--user NAME [--from ADDR]]", "validate the config; with --user say which policy matches and why, and print the resolved jail", cmdCheckConfig},
 		"version":      {"version", "print the version", cmdVersion},
+		"doctor":       {"doctor [--config FILE]", "check the host for what jails need: ok / warn / fail and the fix", cmdDoctor},
 		"pam-hook":     {"pam-hook [--config FILE]", "for pam_exec in sshd's session stack: build (open_session) or end (close_session) the login's jail", cmdPAMHook},
 		"shell":        {"shell [--config FILE] [-c CMD]", "sshd ForceCommand in PAM mode: run the login's shell or command in its jail", cmdShell},
 		"pam-holder":   {"pam-holder ...", "internal: keeps a PAM-mode login's jail (started by pam-hook)", cmdPAMHolder},
@@ -81,7 +82,7 @@ func main() {
 func usage(w *os.File) {
 	fmt.Fprintln(w, "usage: loginjail COMMAND [ARGS]")
 	fmt.Fprintln(w)
-	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "gc", "check-config", "pam-hook", "shell", "version"} {
+	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "gc", "check-config", "doctor", "pam-hook", "shell", "version"} {
 		fmt.Fprintf(w, "  %-14s %s\n", n, verbs[n].summary)
 	}
 }
@@ -133,6 +134,10 @@ func requireRoot(verb string) bool {
 }
 
 func cmdVersion(args []string) int {
+	fs := newFlags("version")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
 	fmt.Println("loginjail", version)
 	return 0
 }

@@ -73,6 +73,10 @@ func Serve(opts Options) error {
 		return err
 	}
 	slog.Info("listening", "event", evListen, "addr", ln.Addr().String(), "config", l.source())
+	// systemd's Type=notify: ready once the socket accepts.
+	if err := session.NotifyReady(); err != nil {
+		slog.Warn("notify systemd", "err", err)
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
