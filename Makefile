@@ -1,7 +1,9 @@
 # loginjail — build, run and test.
 #   make build   build bin/loginjail
-#   make run     install dependencies, build, open a jailed shell for $SUDO_USER
-#                on the embedded defaults (JAIL_USER=name for another user)
+#   make run     install dependencies, build, serve SSH on :2222 with the
+#                embedded defaults (every login jailed)
+#   make shell   the same build, then a jailed shell for $SUDO_USER
+#                (JAIL_USER=name for another user), no SSH needed
 #   make test    install dependencies, build, go vet and the whole test suite
 #                (end-to-end tests need root: sudo make test)
 #   make bench   run bench/*.sh
@@ -22,7 +24,7 @@ endif
 # Prerequisites run in the order written (deps before build before tests).
 .NOTPARALLEL:
 
-.PHONY: all deps build run test bench clean man deb
+.PHONY: all deps build run shell test bench clean man deb
 
 all: build
 
@@ -32,11 +34,13 @@ deps:
 build:
 	$(GO) build -o $(BIN) ./cmd/loginjail
 
-# Until `loginjail sshd` lands, the main job is a jailed shell for the
-# user who ran sudo (JAIL_USER=name to pick another).
-JAIL_USER ?= $(SUDO_USER)
 run: deps build
-	@[ -n "$(JAIL_USER)" ] || { echo "make run: set JAIL_USER=name (the user to jail)"; exit 2; }
+	./$(BIN) sshd
+
+# A jailed shell for the user who ran sudo (JAIL_USER=name to pick another).
+JAIL_USER ?= $(SUDO_USER)
+shell: deps build
+	@[ -n "$(JAIL_USER)" ] || { echo "make shell: set JAIL_USER=name (the user to jail)"; exit 2; }
 	./$(BIN) run --user $(JAIL_USER)
 
 # LOGINJAIL_BIN hands the binary built above to the end-to-end tests, so
