@@ -35,6 +35,9 @@ var ErrNoJail = errors.New("no jail for this login (is pam_exec loginjail pam-ho
 // shell or SFTP server in it, relays the terminal or the stdio, and
 // returns the exit status (128+N for a signal).
 func Shell(o ShellOptions) (int, error) {
+	// sshd's process for this connection; read before anything can block,
+	// so that its death meanwhile is seen.
+	parent := os.Getppid()
 	c, err := findHolder(o.Config)
 	if err != nil {
 		return 1, err
@@ -65,7 +68,7 @@ func Shell(o ShellOptions) (int, error) {
 	}
 	stopSignals := forwardShellSignals(c)
 	defer stopSignals()
-	hangUpWithParent(c)
+	hangUpWithParent(c, parent)
 	exited := make(chan *shellMsg, 1)
 	go func() {
 		for {
@@ -150,8 +153,7 @@ func dialHolder(path string) (shellConn, error) {
 // close_session will come) hang up the jailed process, as a closed
 // terminal would: a non-terminal command would otherwise run on with no
 // one to read it.
-func hangUpWithParent(c shellConn) {
-	parent := os.Getppid()
+func hangUpWithParent(c shellConn, parent int) {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGHUP), 0, 0, 0); err != nil {
 		return
 	}
