@@ -157,7 +157,8 @@ func hangUpWithParent(c shellConn, parent int) {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGHUP), 0, 0, 0); err != nil {
 		return
 	}
-	if os.Getppid() != parent {
+	// Reparented already (to init: sshd is never pid 1): it is gone.
+	if parent == 1 || os.Getppid() != parent {
 		c.send(&shellMsg{Type: "signal", Signal: int(syscall.SIGHUP)})
 	}
 }
