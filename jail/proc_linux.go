@@ -20,22 +20,33 @@ var ErrNotRunning = errors.New("jail init is not running")
 // time in clock ticks since boot. With the pid it names one process for
 // good, even after the pid is reused.
 func ProcStartTime(pid int) (uint64, error) {
+	_, start, err := ProcStat(pid)
+	return start, err
+}
+
+// ProcStat returns a process's parent pid (field 4 of /proc/PID/stat)
+// and start time (field 22).
+func ProcStat(pid int) (ppid int, start uint64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// comm (field 2) may hold spaces and parentheses: fields resume after
 	// the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: no comm field", pid)
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: no comm field", pid)
 	}
 	fields := bytes.Fields(b[i+1:])
-	// fields[0] is field 3 (state); start time is field 22.
+	// fields[0] is field 3 (state).
 	if len(fields) < 20 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
 	}
-	return strconv.ParseUint(string(fields[19]), 10, 64)
+	if ppid, err = strconv.Atoi(string(fields[1])); err != nil {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	start, err = strconv.ParseUint(string(fields[19]), 10, 64)
+	return ppid, start, err
 }
 
 // InitHandle is a pidfd on a jail's init, checked to be the same process

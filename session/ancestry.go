@@ -1,29 +1,13 @@
 package session
 
 import (
-	"bytes"
-	"fmt"
-	"os"
-	"strconv"
-
 	"github.com/loginjail/loginjail/jail"
 )
 
-// parentOf returns pid's parent from /proc/PID/stat.
+// parentOf returns pid's parent.
 func parentOf(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no comm", pid)
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 2 {
-		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
-	}
-	return strconv.Atoi(string(f[1]))
+	ppid, _, err := jail.ProcStat(pid)
+	return ppid, err
 }
 
 // ancestors returns pid's ancestors, nearest first, up to init.

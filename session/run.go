@@ -81,7 +81,7 @@ func runWithPipes(j *jail.Jail, ps jail.ProcSpec, o RunOptions) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	stop := forwardSignals(p)
+	stop := forwardSignals(func(sig syscall.Signal) { p.Signal(sig) })
 	defer stop()
 	return waitStatus(p)
 }
@@ -100,7 +100,7 @@ func runWithTerminal(j *jail.Jail, ps jail.ProcSpec, o RunOptions) (int, error) 
 		return 1, fmt.Errorf("raw mode: %w", err)
 	}
 	defer t.restore()
-	stop := forwardSignals(p)
+	stop := forwardSignals(func(sig syscall.Signal) { p.Signal(sig) })
 	defer stop()
 	t.relay(p.Pty, func(r, c uint16) {
 		unix.IoctlSetWinsize(int(p.Pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: r, Col: c})
@@ -108,9 +108,10 @@ func runWithTerminal(j *jail.Jail, ps jail.ProcSpec, o RunOptions) (int, error) 
 	return waitStatus(p)
 }
 
-// forwardSignals passes the termination signals the caller gets on to the
-// jailed process, as a shell passes them to its foreground job.
-func forwardSignals(p *jail.Process) (stop func()) {
+// forwardSignals passes the termination signals the caller gets on to
+// deliver (the jailed process, or the holder that runs it), as a shell
+// passes them to its foreground job.
+func forwardSignals(deliver func(syscall.Signal)) (stop func()) {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	done := make(chan struct{})
@@ -118,7 +119,7 @@ func forwardSignals(p *jail.Process) (stop func()) {
 		for {
 			select {
 			case s := <-ch:
-				p.Signal(s.(syscall.Signal))
+				deliver(s.(syscall.Signal))
 			case <-done:
 				return
 			}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -66,7 +65,9 @@ func Shell(o ShellOptions) (int, error) {
 		closeFiles(files)
 		return 1, fmt.Errorf("the jail refused: %s", m.Error)
 	}
-	stopSignals := forwardShellSignals(c)
+	stopSignals := forwardSignals(func(sig syscall.Signal) {
+		c.send(&shellMsg{Type: "signal", Signal: int(sig)})
+	})
 	defer stopSignals()
 	hangUpWithParent(c, parent)
 	exited := make(chan *shellMsg, 1)
@@ -161,23 +162,4 @@ func hangUpWithParent(c shellConn, parent int) {
 	if parent == 1 || os.Getppid() != parent {
 		c.send(&shellMsg{Type: "signal", Signal: int(syscall.SIGHUP)})
 	}
-}
-
-// forwardShellSignals passes hangups and terminations (sshd's on a lost
-// connection) on to the jailed process.
-func forwardShellSignals(c shellConn) func() {
-	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-ch:
-				c.send(&shellMsg{Type: "signal", Signal: int(s.(syscall.Signal))})
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { signal.Stop(ch); close(done) }
 }
