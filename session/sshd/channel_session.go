@@ -6,24 +6,22 @@ import (
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
-
-	"github.com/loginjail/loginjail/jail"
-	"github.com/loginjail/loginjail/session"
 )
 
 // sessionChannel is one "session" channel: at most one shell, command or
 // subsystem, run in the connection's jail.
 type sessionChannel struct {
-	c    *conn
-	sess *session.Session
-	ch   ssh.Channel
-	env  []string    // variables the client set that accept_env admits
-	pty  *ptyRequest // nil: no terminal
+	c   *conn
+	jr  jailRef
+	ch  ssh.Channel
+	env []string    // variables the client set that accept_env admits
+	pty *ptyRequest // nil: no terminal
 
 	mu      sync.Mutex
 	started bool
-	proc    *jail.Process
+	proc    proc
 	master  *os.File // pty master, while the process runs
+	agent   string   // SSH_AUTH_SOCK inside the jail, after auth-agent-req
 }
 
 // sessionChannel serves a new session channel to its end.
@@ -33,7 +31,7 @@ func (c *conn) sessionChannel(nc ssh.NewChannel) {
 		return
 	}
 	defer c.releaseSession()
-	sess, err := c.jail()
+	jr, err := c.jail()
 	if err != nil {
 		nc.Reject(ssh.ConnectionFailed, "your session could not be set up; please contact the administrator")
 		return
@@ -42,7 +40,7 @@ func (c *conn) sessionChannel(nc ssh.NewChannel) {
 	if err != nil {
 		return
 	}
-	s := &sessionChannel{c: c, sess: sess, ch: ch}
+	s := &sessionChannel{c: c, jr: jr, ch: ch}
 	s.serve(reqs)
 }
 
@@ -143,12 +141,16 @@ func (s *sessionChannel) handle(req *ssh.Request) (ok bool, then func()) {
 		if ssh.Unmarshal(req.Payload, &m) != nil {
 			return false, nil
 		}
-		ps, ok := s.subsystem(m.Name)
+		if c.login.opts.Command != "" {
+			// OpenSSH runs the forced command for a subsystem request too.
+			return s.startCommand("", false)
+		}
+		r, ok := s.subsystem(m.Name)
 		if !ok {
 			c.lg().Info("subsystem refused", "event", evRefused, "subsystem", m.Name)
 			return false, nil
 		}
-		return s.start(ps, "subsystem "+m.Name, false)
+		return s.start(r, "subsystem "+m.Name)
 	case "signal":
 		var m struct{ Signal string }
 		if ssh.Unmarshal(req.Payload, &m) != nil {
@@ -162,7 +164,9 @@ func (s *sessionChannel) handle(req *ssh.Request) (ok bool, then func()) {
 			return false, nil
 		}
 		return p.Signal(sig) == nil, nil
-	case "auth-agent-req@openssh.com", "x11-req":
+	case "auth-agent-req@openssh.com":
+		return s.agentRequest(), nil
+	case "x11-req":
 		c.lg().Info("forwarding refused", "event", evRefused, "type", req.Type)
 		return false, nil
 	}
@@ -185,11 +189,17 @@ func (s *sessionChannel) isStarted() bool {
 }
 
 // subsystem is the process that serves subsystem name, or false when
-// this server has none. The SFTP server goes here:
-//
-//	case "sftp": return s.sess.SFTPServer(), true
-func (s *sessionChannel) subsystem(name string) (jail.ProcSpec, bool) {
-	return jail.ProcSpec{}, false
+// this server has none. "sftp" is loginjail's own SFTP server
+// (github.com/pkg/sftp), run inside the jail as the user with pipes, so it
+// works on a rootfs without sftp-server. A key's command= takes
+// precedence, as in OpenSSH: the forced command runs instead, with
+// no SSH_ORIGINAL_COMMAND.
+func (s *sessionChannel) subsystem(name string) (spawnReq, bool) {
+	if name != "sftp" {
+		return spawnReq{}, false
+	}
+	c := s.c
+	return spawnReq{SFTP: true, Env: mergeEnv(nil, c.pamEnv, s.env, c.login.opts.Environment, c.sshEnv(), s.agentEnv())}, true
 }
 
 // startCommand runs the login shell, or `shell -c cmd`; a key's command=
@@ -207,22 +217,21 @@ func (s *sessionChannel) startCommand(cmd string, isExec bool) (bool, func()) {
 		}
 		cmd, what = forced, "forced-command"
 	}
-	term := ""
+	r := spawnReq{Cmd: cmd, Pty: s.pty != nil,
+		Env: mergeEnv(nil, c.pamEnv, s.env, c.login.opts.Environment, c.sshEnv(), s.agentEnv(), extra)}
 	if s.pty != nil {
-		term = s.pty.Term
+		r.Term = s.pty.Term
 	}
-	ps := s.sess.LoginShell(cmd, term, s.pty != nil)
-	ps.Env = mergeEnv(ps.Env, c.pamEnv, s.env, c.login.opts.Environment, c.sshEnv(), extra)
 	label := what
 	if cmd != "" {
 		label = what + ": " + cmd
 	}
-	return s.start(ps, label, s.pty != nil)
+	return s.start(r, label)
 }
 
-// start spawns ps in the jail, with a terminal or with pipes; the relay
+// start spawns r in the jail, with a terminal or with pipes; the relay
 // runs after the request's reply.
-func (s *sessionChannel) start(ps jail.ProcSpec, label string, withPty bool) (bool, func()) {
+func (s *sessionChannel) start(r spawnReq, label string) (bool, func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started {
@@ -230,20 +239,19 @@ func (s *sessionChannel) start(ps jail.ProcSpec, label string, withPty bool) (bo
 	}
 	s.started = true
 	c := s.c
-	var r *relay
+	var rl *relay
 	var err error
-	if withPty {
-		r, err = s.spawnPty(ps)
+	if r.Pty {
+		rl, err = s.spawnPty(r)
 	} else {
-		ps.Pty = false
-		r, err = s.spawnPipes(ps)
+		rl, err = s.spawnPipes(r)
 	}
 	if err != nil {
 		c.lg().Error("could not start a process in the jail", "event", evExec, "cmd", label, "err", err)
 		return false, nil
 	}
-	s.proc = r.proc
-	s.master = r.master
-	c.lg().Info("process started", "event", evExec, "cmd", label, "pty", withPty)
-	return true, func() { s.finish(r, label) }
+	s.proc = rl.proc
+	s.master = rl.master
+	c.lg().Info("process started", "event", evExec, "cmd", label, "pty", r.Pty)
+	return true, func() { s.finish(rl, label) }
 }

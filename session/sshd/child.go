@@ -42,11 +42,17 @@ func ServeConnection(configName string) error {
 		return fmt.Errorf("connection from the listener: %w", err)
 	}
 	status := &statusPipe{f: os.NewFile(statusFD, "status")}
-	c, err := newConn(cfg, nc, status)
+	// The PAM thread is this, the main thread (see lockedThread).
+	thread := &lockedThread{work: make(chan func())}
+	c, err := newConn(cfg, nc, status, thread)
 	if err != nil {
 		nc.Close()
 		return err
 	}
-	c.serve()
+	go func() {
+		c.serve()
+		close(thread.work)
+	}()
+	thread.loop()
 	return nil
 }

@@ -71,18 +71,25 @@ type conn struct {
 	pamEnv []string
 
 	mu       sync.Mutex
-	sess     *session.Session // the login's jail, opened at the first session channel
+	sess     *session.Session // the login's jail if this process built it (see jail)
+	jr       jailRef          // the jail channels run in: sess, or a shared one (share.go)
 	sessErr  error
 	sessions int  // open session channels
 	noMore   bool // no-more-sessions@openssh.com
 	closing  bool
 	lastExit string
 	channels sync.WaitGroup
+
+	fwd   fwdState     // forwarding: listeners, agent socket, open relays (forward.go)
+	share *shareServer // share = "user": this process serves its jail to the user's other logins
 }
 
 // newConn prepares to serve nc with cfg.
-func newConn(cfg *config.Config, nc net.Conn, status *statusPipe) (*conn, error) {
-	c := &conn{id: newConnID(), cfg: cfg, nc: nc, status: status, thread: newLockedThread(),
+func newConn(cfg *config.Config, nc net.Conn, status *statusPipe, thread *lockedThread) (*conn, error) {
+	if thread == nil {
+		thread = newLockedThread()
+	}
+	c := &conn{id: newConnID(), cfg: cfg, nc: nc, status: status, thread: thread,
 		keyOK: map[string]*login{}, start: time.Now()}
 	c.remote = addrPortOf(nc.RemoteAddr())
 	c.local = addrPortOf(nc.LocalAddr())
@@ -140,9 +147,13 @@ func (c *conn) serve() {
 	go c.globalRequests(reqs)
 	stopAlive := c.keepalive()
 	for nc := range chans {
-		if nc.ChannelType() != "session" {
-			// Forwarding channels (direct-tcpip, direct-streamlocal, x11)
-			// would run in the host's namespaces: refused.
+		switch nc.ChannelType() {
+		case "session":
+		case "direct-tcpip":
+			go c.directTCPIP(nc)
+			continue
+		default:
+			// direct-streamlocal, x11 and the like: refused.
 			c.lg().Info("channel refused", "event", evRefused, "type", nc.ChannelType())
 			nc.Reject(ssh.Prohibited, "not allowed on this server")
 			continue
@@ -154,6 +165,7 @@ func (c *conn) serve() {
 		}()
 	}
 	stopAlive()
+	c.closeForwarding()
 	c.endSession()
 	c.channels.Wait()
 	c.closePAM()
@@ -217,35 +229,37 @@ func (c *conn) lg() *slog.Logger { return c.logp.Load() }
 // errClosing refuses new sessions on a connection being torn down.
 var errClosing = errors.New("connection is closing")
 
-// jail returns the login's jail, building it at the first call. Its
-// init is cloned on the PAM thread, so it inherits what pam_loginuid set.
-func (c *conn) jail() (*session.Session, error) {
+// jail returns the login's jail, building it at the first call (or,
+// with share = "user", joining the user's live jail: share.go). Its init
+// is cloned on the PAM thread, so it inherits what pam_loginuid set.
+func (c *conn) jail() (jailRef, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return nil, errClosing
 	}
-	if c.sess != nil || c.sessErr != nil {
-		return c.sess, c.sessErr
+	if c.jr != nil || c.sessErr != nil {
+		return c.jr, c.sessErr
 	}
-	l := session.Login{User: c.login.who.Name, Remote: c.remote.Addr(), RemoteStr: c.remote.String(), Frontdoor: session.FrontdoorSSHD}
-	c.thread.do(func() { c.sess, c.sessErr = session.Open(context.Background(), c.cfg, l) })
+	c.jr, c.sess, c.sessErr = c.openJail()
 	if c.sessErr != nil {
 		c.lg().Error("jail could not be built", "event", evSessionFail, "err", c.sessErr)
 		return nil, c.sessErr
 	}
-	s := c.sess
-	ip := ""
-	if s.Jail.Net != nil {
-		ip = s.Jail.Net.IP.String()
+	c.logp.Store(c.lg().With("session", c.jr.sessionID()))
+	if s := c.sess; s != nil {
+		ip := ""
+		if s.Jail.Net != nil {
+			ip = s.Jail.Net.IP.String()
+		}
+		c.lg().Info("session start", "event", evSessionStart, "hostname", s.Spec.Hostname, "ip", ip,
+			"pid", s.Jail.Pid, "policy", s.Policy.Policy, "method", c.login.method)
 	}
-	c.logp.Store(c.lg().With("session", s.ID))
-	c.lg().Info("session start", "event", evSessionStart, "hostname", s.Spec.Hostname, "ip", ip,
-		"pid", s.Jail.Pid, "policy", s.Policy.Policy, "method", c.login.method)
+	jr := c.jr
 	go func() {
 		// A jail ended from outside (loginjail kill, init died) ends the
 		// connection.
-		<-s.Jail.Done()
+		<-jr.done()
 		c.mu.Lock()
 		closing := c.closing
 		c.mu.Unlock()
@@ -254,7 +268,16 @@ func (c *conn) jail() (*session.Session, error) {
 			c.sc.Close()
 		}
 	}()
-	return s, nil
+	return jr, nil
+}
+
+// buildJail builds a jail of this connection's own.
+func (c *conn) buildJail() (*session.Session, error) {
+	l := session.Login{User: c.login.who.Name, Remote: c.remote.Addr(), RemoteStr: c.remote.String(), Frontdoor: session.FrontdoorSSHD}
+	var s *session.Session
+	var err error
+	c.thread.do(func() { s, err = session.Open(context.Background(), c.cfg, l) })
+	return s, err
 }
 
 // endSession closes the jail, if one was built: every process in it ends.
@@ -262,10 +285,22 @@ func (c *conn) endSession() {
 	c.mu.Lock()
 	c.closing = true
 	s := c.sess
+	jr := c.jr
 	last := c.lastExit
+	srv := c.share
 	c.mu.Unlock()
+	if r, ok := jr.(*remoteJail); ok {
+		r.leave()
+		c.lg().Info("left the shared jail", "event", evSessionLeave, "exit", last,
+			"duration", time.Since(c.start).Round(time.Millisecond).String())
+		return
+	}
 	if s == nil {
 		return
+	}
+	if srv != nil {
+		// Other logins of the user may still be in this jail.
+		srv.waitIdle()
 	}
 	started := time.Now()
 	err := s.Close()
@@ -294,19 +329,25 @@ func (c *conn) sshEnv() []string {
 }
 
 // globalRequests answers connection-level requests: keepalives get a
-// failure reply (as OpenSSH's), forwarding is refused.
+// failure reply (as OpenSSH's), remote forwarding goes to forward.go.
 func (c *conn) globalRequests(reqs <-chan *ssh.Request) {
 	for req := range reqs {
+		var ok bool
+		var reply []byte
 		switch req.Type {
 		case "no-more-sessions@openssh.com":
 			c.mu.Lock()
 			c.noMore = true
 			c.mu.Unlock()
-		case "tcpip-forward", "cancel-tcpip-forward", "streamlocal-forward@openssh.com":
-			c.lg().Info("forwarding refused", "event", evRefused, "type", req.Type)
+		case "tcpip-forward":
+			ok, reply = c.tcpipForward(req.Payload)
+		case "cancel-tcpip-forward":
+			ok = c.cancelTCPIPForward(req.Payload)
+		case "streamlocal-forward@openssh.com", "cancel-streamlocal-forward@openssh.com":
+			c.lg().Info("forwarding refused", "event", evRefused, "type", req.Type, "reason", "not supported")
 		}
 		if req.WantReply {
-			req.Reply(false, nil)
+			req.Reply(ok, reply)
 		}
 	}
 }

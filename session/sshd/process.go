@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -16,7 +17,7 @@ import (
 // relay is a jailed process and the host ends of its stdio: a pty master,
 // or our ends of three pipes.
 type relay struct {
-	proc   *jail.Process
+	proc   proc
 	master *os.File // with a terminal
 	stdin  *os.File // write end; closed at the client's EOF
 	stdout *os.File // read ends
@@ -25,7 +26,7 @@ type relay struct {
 
 // spawnPipes runs ps with three pipes. The server keeps the write end of
 // stdin, so the client's EOF becomes the process's EOF.
-func (s *sessionChannel) spawnPipes(ps jail.ProcSpec) (*relay, error) {
+func (s *sessionChannel) spawnPipes(r spawnReq) (*relay, error) {
 	var ends []*os.File
 	closeAll := func() {
 		for _, f := range ends {
@@ -45,7 +46,7 @@ func (s *sessionChannel) spawnPipes(ps jail.ProcSpec) (*relay, error) {
 	inR, inW := pairs[0][0], pairs[0][1]
 	outR, outW := pairs[1][0], pairs[1][1]
 	errR, errW := pairs[2][0], pairs[2][1]
-	p, err := s.sess.Jail.Spawn(ps, []*os.File{inR, outW, errW})
+	p, _, err := s.jr.spawn(r, []*os.File{inR, outW, errW})
 	// The process has its own copies now (init got them by SCM_RIGHTS).
 	inR.Close()
 	outW.Close()
@@ -61,18 +62,21 @@ func (s *sessionChannel) spawnPipes(ps jail.ProcSpec) (*relay, error) {
 
 // spawnPty runs ps on a terminal of the jail's devpts, sized and moded as
 // the client asked.
-func (s *sessionChannel) spawnPty(ps jail.ProcSpec) (*relay, error) {
-	ps.Pty = true
-	ps.Rows, ps.Cols = clamp16(s.pty.Rows), clamp16(s.pty.Cols)
-	p, err := s.sess.Jail.Spawn(ps, nil)
+func (s *sessionChannel) spawnPty(r spawnReq) (*relay, error) {
+	r.Rows, r.Cols = clamp16(s.pty.Rows), clamp16(s.pty.Cols)
+	p, master, err := s.jr.spawn(r, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := setModes(p.Pty, s.pty.Modes); err != nil {
+	if master == nil {
+		p.Signal(syscall.SIGKILL)
+		return nil, errors.New("no terminal came back")
+	}
+	if err := setModes(master, s.pty.Modes); err != nil {
 		s.c.lg().Debug("terminal modes", "err", err)
 	}
-	setWinsize(p.Pty, s.pty.Rows, s.pty.Cols, s.pty.Width, s.pty.Height)
-	return &relay{proc: p, master: p.Pty}, nil
+	setWinsize(master, s.pty.Rows, s.pty.Cols, s.pty.Width, s.pty.Height)
+	return &relay{proc: p, master: master}, nil
 }
 
 // drainTimeout bounds the wait for a terminal's last output after its
