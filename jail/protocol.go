@@ -96,6 +96,9 @@ type ProcSpec struct {
 	Self bool   `json:"self,omitempty"`
 	Rows uint16 `json:"rows,omitempty"`
 	Cols uint16 `json:"cols,omitempty"`
+	// Termios, if set, is put on the terminal before the process starts,
+	// so a shell reading its settings at once sees the client's modes.
+	Termios *unix.Termios `json:"termios,omitempty"`
 }
 
 // ExitStatus is how a jailed process ended.

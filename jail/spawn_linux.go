@@ -72,6 +72,13 @@ func spawnStdio(ps *ProcSpec, files []*os.File) (stdio []*os.File, master *os.Fi
 	if err != nil {
 		return nil, nil, err
 	}
+	if ps.Termios != nil {
+		if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, ps.Termios); err != nil {
+			master.Close()
+			slave.Close()
+			return nil, nil, os.NewSyscallError("TCSETS", err)
+		}
+	}
 	return []*os.File{slave}, master, nil
 }
 

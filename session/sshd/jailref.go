@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"golang.org/x/sys/unix"
 	"os"
 	"syscall"
 
@@ -46,6 +47,9 @@ type spawnReq struct {
 	Rows uint16   `json:"rows,omitempty"`
 	Cols uint16   `json:"cols,omitempty"`
 	Env  []string `json:"env,omitempty"` // laid over the login environment
+	// Termios is the terminal the client asked for (pty-req modes laid
+	// over a new pty's defaults), set by init before the shell starts.
+	Termios *unix.Termios `json:"termios,omitempty"`
 }
 
 // procSpec is r as a ProcSpec of session s.
@@ -55,7 +59,7 @@ func procSpec(s *session.Session, r spawnReq) jail.ProcSpec {
 		ps = s.SFTPServer()
 	}
 	ps.Env = mergeEnv(ps.Env, r.Env)
-	ps.Pty, ps.Rows, ps.Cols = r.Pty, r.Rows, r.Cols
+	ps.Pty, ps.Rows, ps.Cols, ps.Termios = r.Pty, r.Rows, r.Cols, r.Termios
 	return ps
 }
 

@@ -64,6 +64,7 @@ func (s *sessionChannel) spawnPipes(r spawnReq) (*relay, error) {
 // the client asked.
 func (s *sessionChannel) spawnPty(r spawnReq) (*relay, error) {
 	r.Rows, r.Cols = clamp16(s.pty.Rows), clamp16(s.pty.Cols)
+	r.Termios = termiosFor(s.pty.Modes)
 	p, master, err := s.jr.spawn(r, nil)
 	if err != nil {
 		return nil, err
@@ -71,9 +72,6 @@ func (s *sessionChannel) spawnPty(r spawnReq) (*relay, error) {
 	if master == nil {
 		p.Signal(syscall.SIGKILL)
 		return nil, errors.New("no terminal came back")
-	}
-	if err := setModes(master, s.pty.Modes); err != nil {
-		s.c.lg().Debug("terminal modes", "err", err)
 	}
 	setWinsize(master, s.pty.Rows, s.pty.Cols, s.pty.Width, s.pty.Height)
 	return &relay{proc: p, master: master}, nil

@@ -96,16 +96,23 @@ func applyModes(tio *unix.Termios, modes string) {
 	}
 }
 
-// setModes applies the client's modes to the pty pair through its master.
-func setModes(master *os.File, modes string) error {
+// termiosFor lays the client's modes over the settings a new pty starts
+// with (read from a scratch pty of the host's, whose defaults are the
+// kernel's, the same as the jail's devpts). Nil when there are no modes
+// or no scratch pty: the jail's terminal then keeps its defaults.
+func termiosFor(modes string) *unix.Termios {
 	if modes == "" {
 		return nil
 	}
-	fd := int(master.Fd())
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
 	tio, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
-		return err
+		return nil
 	}
 	applyModes(tio, modes)
-	return unix.IoctlSetTermios(fd, unix.TCSETS, tio)
+	return tio
 }

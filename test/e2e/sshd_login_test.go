@@ -56,4 +56,12 @@ func TestSshdInteractive(t *testing.T) {
 	if _, err := os.Stat(s.e.stateDir + "/sessions/" + sess.ID); err == nil {
 		t.Error("session dir left")
 	}
+
+	// The client's terminal modes (pty-req) are in place before the
+	// command runs: its first stty already sees them.
+	m2 := newTmux(t, "stty intr ^X; ssh -t "+strings.Join(s.keyArgs(u.Name), " ")+" stty -a")
+	m2.waitFor("intr = ^X")
+	if st := m2.exitStatus(); st != "0" {
+		t.Errorf("ssh -t stty -a: exit %s", st)
+	}
 }
