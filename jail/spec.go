@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"sync"
 
 	"github.com/loginjail/loginjail/netpolicy"
 )
@@ -64,16 +65,20 @@ type Spec struct {
 	Confine Confinement `json:"confine"`
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9]{1,32}$`)
+// The patterns compile on first use: every process of this binary, the
+// jail init included, would pay for them at start otherwise.
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]{1,32}$`) })
 
 // hostnamePattern is one or more RFC 1123 labels, 64 bytes at most.
-var hostnamePattern = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+var hostnamePattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+})
 
 // Validate checks the spec for values that would make a broken or unsafe
 // jail. It runs before any privileged step.
 func (s *Spec) Validate() error {
 	var errs []error
-	if !idPattern.MatchString(s.ID) {
+	if !idPattern().MatchString(s.ID) {
 		errs = append(errs, fmt.Errorf("session id %q: want 1-32 of [a-z0-9]", s.ID))
 	}
 	if s.User == "" {
@@ -90,7 +95,7 @@ func (s *Spec) Validate() error {
 	if s.Rootfs != RootfsHost && (!isCleanAbs(s.Rootfs) || s.Rootfs == "/") {
 		errs = append(errs, fmt.Errorf("rootfs %q: want %q or a clean absolute directory", s.Rootfs, RootfsHost))
 	}
-	if len(s.Hostname) > 64 || !hostnamePattern.MatchString(s.Hostname) {
+	if len(s.Hostname) > 64 || !hostnamePattern().MatchString(s.Hostname) {
 		errs = append(errs, fmt.Errorf("hostname %q: not a valid hostname", s.Hostname))
 	}
 	if s.TmpSize < 1<<20 {

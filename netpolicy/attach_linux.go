@@ -328,7 +328,7 @@ func (a *Attachment) Release() error {
 // after the process that held it died. Like Release it runs every step and
 // may be called again.
 func Reclaim(spec Spec) error {
-	if !sessionIDRE.MatchString(spec.SessionID) {
+	if !sessionIDRE().MatchString(spec.SessionID) {
 		return fmt.Errorf("reclaim: session id %q: want [a-z0-9]{1,32}", spec.SessionID)
 	}
 	var errs []error

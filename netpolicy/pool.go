@@ -97,7 +97,7 @@ func leaseIP(stateDir string, subnet netip.Prefix, sessionID string) (netip.Addr
 
 // LeasedIP reports the address leased to sessionID, if any.
 func LeasedIP(stateDir, sessionID string) (netip.Addr, bool) {
-	if !sessionIDRE.MatchString(sessionID) {
+	if !sessionIDRE().MatchString(sessionID) {
 		return netip.Addr{}, false
 	}
 	target, err := os.Readlink(filepath.Join(stateDir, sessionsDir, sessionID))

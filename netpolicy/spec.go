@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"sync"
 )
 
 // Rule is one allow, deny or host_allow entry, already parsed. A zero Net
@@ -47,7 +48,8 @@ type Attachment struct {
 	elems sessionElems
 }
 
-var sessionIDRE = regexp.MustCompile(`^[a-z0-9]{1,32}$`)
+// sessionIDRE compiles on first use, not in every process's start.
+var sessionIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]{1,32}$`) })
 
 // hostVethName is the host end's name: "lj" + the first 12 characters of
 // the session id (IFNAMSIZ allows 15).
@@ -62,7 +64,7 @@ func hostVethName(sessionID string) string {
 // validate checks the spec in pure Go before any syscall.
 func (s *Spec) validate() error {
 	var errs []error
-	if !sessionIDRE.MatchString(s.SessionID) {
+	if !sessionIDRE().MatchString(s.SessionID) {
 		errs = append(errs, fmt.Errorf("session id %q: want [a-z0-9]{1,32}", s.SessionID))
 	}
 	if s.Bridge == "" || len(s.Bridge) > 15 {
