@@ -27,8 +27,8 @@ func TestResolveCaps(t *testing.T) {
 	if _, err := ResolveCaps(UserModeRoot, []string{"CAP_FLY"}, nil); err == nil {
 		t.Error("unknown capability accepted")
 	}
-	if m, _ := CapMask(DefaultRootCaps); m != 0xa80425fb {
-		t.Errorf("Docker's default set is %x, want a80425fb", m)
+	if m, _ := CapMask(DefaultRootCaps); m != 0xa80405fb {
+		t.Errorf("Docker's default set is %x, want a80405fb", m)
 	}
 }
 

@@ -79,6 +79,9 @@ func setupInChild(spec *Spec, lower *os.File) error {
 		// credential switch at clone already did, this asserts it.
 		{"drop groups", func() error { return unix.Setgroups(nil) }},
 		{"loopback up", netpolicy.LoopbackUp},
+		// ping without CAP_NET_RAW: ICMP datagram sockets for every group
+		// of the jail (a per-netns sysctl, so the host's is untouched).
+		{"ping sockets", func() error { return allowPingInChild(spec) }},
 		{"hostname", func() error { return setHostnameInChild(spec.Hostname) }},
 		// Mounts last: after pivot_root the host's files are out of reach,
 		// and nothing above needs them.
@@ -92,6 +95,24 @@ func setupInChild(spec *Spec, lower *os.File) error {
 		if err := st.fn(); err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)
 		}
+	}
+	return nil
+}
+
+// allowPingInChild opens ICMP datagram sockets to every group of the
+// jail. The kernel keeps the range as host gids, so its ends are the
+// inside gids with the lowest and highest host gid: the user's own gid
+// (mapped to itself, usually below the subordinate range) and 65535.
+func allowPingInChild(spec *Spec) error {
+	const path = "/proc/sys/net/ipv4/ping_group_range"
+	low, high := uint32(0), uint32(IDRange-1)
+	if spec.GID < spec.SubGID {
+		low = spec.InsideGID()
+	} else if spec.GID > spec.SubGID+IDRange-1 {
+		high = spec.InsideGID()
+	}
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("%d %d", low, high)), 0); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
