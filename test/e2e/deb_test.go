@@ -57,6 +57,21 @@ func TestDeb(t *testing.T) {
 	// An idle /run/loginjail (directories only, left by `loginjail run`
 	// on the default config) is put back as it was after the purge.
 	restoreRun, idle := emptyDirTree(t, "/run/loginjail")
+	// Host keys left by `make run` (loginjail sshd on the embedded
+	// defaults) are moved aside for the test and put back after it.
+	const libDir = "/var/lib/loginjail"
+	aside := fmt.Sprintf("%s.ljt-aside-%d", libDir, os.Getpid())
+	if _, err := os.Lstat(libDir); err == nil {
+		if err := os.Rename(libDir, aside); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			os.RemoveAll(libDir)
+			if err := os.Rename(aside, libDir); err != nil {
+				t.Errorf("put back %s: %v", libDir, err)
+			}
+		})
+	}
 	for _, p := range []string{"/etc/loginjail", "/etc/pam.d/loginjail", "/etc/default/loginjail", "/var/lib/loginjail", "/run/loginjail"} {
 		if _, err := os.Lstat(p); err != nil || (p == "/run/loginjail" && idle) {
 			continue
