@@ -17,9 +17,6 @@ package session
 // Messages are JSON on a SOCK_SEQPACKET unix socket, fds by SCM_RIGHTS.
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net"
 	"os"
 
@@ -43,79 +40,18 @@ type shellMsg struct {
 // shellConn is one end of a shell protocol connection.
 type shellConn struct{ c *net.UnixConn }
 
-func (s shellConn) send(m *shellMsg, files ...*os.File) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fds[i] = int(f.Fd())
-		}
-		oob = unix.UnixRights(fds...)
-	}
-	_, _, err = s.c.WriteMsgUnix(b, oob, nil)
-	return err
-}
-
-var errShellClosed = errors.New("connection closed")
+func (s shellConn) send(m *shellMsg, files ...*os.File) error { return SendMsg(s.c, m, files...) }
 
 func (s shellConn) recv() (*shellMsg, []*os.File, error) {
-	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(3*4))
-	n, oobn, flags, _, err := s.c.ReadMsgUnix(buf, oob)
-	if err != nil {
-		return nil, nil, err
-	}
-	files, err := parseFiles(oob[:oobn])
-	if err != nil {
-		return nil, nil, err
-	}
-	if n == 0 {
-		closeFiles(files)
-		return nil, nil, errShellClosed
-	}
-	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-		closeFiles(files)
-		return nil, nil, errors.New("message truncated")
-	}
 	m := new(shellMsg)
-	if err := json.Unmarshal(buf[:n], m); err != nil {
-		closeFiles(files)
-		return nil, nil, fmt.Errorf("decode: %w", err)
+	files, err := RecvMsg(s.c, m)
+	if err != nil {
+		return nil, nil, err
 	}
 	return m, files, nil
 }
 
-func parseFiles(oob []byte) ([]*os.File, error) {
-	if len(oob) == 0 {
-		return nil, nil
-	}
-	cmsgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, err
-	}
-	var out []*os.File
-	for _, cm := range cmsgs {
-		fds, err := unix.ParseUnixRights(&cm)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			unix.CloseOnExec(fd)
-			out = append(out, os.NewFile(uintptr(fd), "passed"))
-		}
-	}
-	return out, nil
-}
-
-func closeFiles(fs []*os.File) {
-	for _, f := range fs {
-		f.Close()
-	}
-}
+func closeFiles(fs []*os.File) { CloseFiles(fs) }
 
 // peerCred returns the connecting process's pid and uid (SO_PEERCRED).
 func peerCred(c *net.UnixConn) (pid int, uid uint32, err error) {

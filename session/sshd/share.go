@@ -39,7 +39,6 @@ package sshd
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -138,56 +137,13 @@ type shareMsg struct {
 type shareConn struct{ c *net.UnixConn }
 
 func (s shareConn) send(m *shareMsg, files ...*os.File) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fds[i] = int(f.Fd())
-		}
-		oob = unix.UnixRights(fds...)
-	}
-	_, _, err = s.c.WriteMsgUnix(b, oob, nil)
-	return err
+	return session.SendMsg(s.c, m, files...)
 }
 
 func (s shareConn) recv() (*shareMsg, []*os.File, error) {
-	buf := make([]byte, 1<<20)
-	oob := make([]byte, unix.CmsgSpace(8*4))
-	n, oobn, flags, _, err := s.c.ReadMsgUnix(buf, oob)
-	if err != nil {
-		return nil, nil, err
-	}
-	var files []*os.File
-	if oobn > 0 {
-		cms, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err == nil {
-			for _, cm := range cms {
-				fds, err := unix.ParseUnixRights(&cm)
-				if err != nil {
-					continue
-				}
-				for _, fd := range fds {
-					unix.CloseOnExec(fd)
-					files = append(files, os.NewFile(uintptr(fd), "shared-fd"))
-				}
-			}
-		}
-	}
-	if n == 0 {
-		closeFiles(files)
-		return nil, nil, errors.New("closed")
-	}
-	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-		closeFiles(files)
-		return nil, nil, errors.New("message truncated")
-	}
 	m := new(shareMsg)
-	if err := json.Unmarshal(buf[:n], m); err != nil {
-		closeFiles(files)
+	files, err := session.RecvMsg(s.c, m)
+	if err != nil {
 		return nil, nil, err
 	}
 	return m, files, nil
@@ -195,11 +151,7 @@ func (s shareConn) recv() (*shareMsg, []*os.File, error) {
 
 func (s shareConn) close() { s.c.Close() }
 
-func closeFiles(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
-}
+func closeFiles(files []*os.File) { session.CloseFiles(files) }
 
 func dialShare(path string) (shareConn, error) {
 	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
