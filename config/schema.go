@@ -13,6 +13,9 @@ type Config struct {
 	// Source is the file the configuration was read from, or
 	// "<embedded defaults>".
 	Source string `toml:"-"`
+
+	// lines maps the keys of Source to their lines, for Lint.
+	lines lineIndex
 }
 
 // Server holds the settings of the built-in SSH server (`loginjail sshd`).
