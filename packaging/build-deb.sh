@@ -47,6 +47,12 @@ deb_version() {
 }
 
 version=$(deb_version)
+# The source revision for `loginjail version`, in case Go's own VCS stamp
+# is missing (GOFLAGS=-buildvcs=false, or a git worktree Go does not stamp).
+revision=$(git rev-parse HEAD 2>/dev/null || true)
+if [ -n "$revision" ] && ! git diff --quiet HEAD 2>/dev/null; then
+	revision="$revision-dirty"
+fi
 [[ $version =~ ^[0-9][A-Za-z0-9.+~-]*$ ]] || die "version $version is not a Debian version"
 arch=$(dpkg --print-architecture)
 stage="$OUT/deb-root"
@@ -63,7 +69,7 @@ CGO_ENABLED=1 \
 	CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong}" \
 	CGO_LDFLAGS="${CGO_LDFLAGS:--Wl,-z,relro -Wl,-z,now}" \
 	"$GO" build -trimpath -buildmode=pie \
-	-ldflags "-s -w -X main.version=$version" \
+	-ldflags "-s -w -X main.version=$version -X main.revision=$revision" \
 	-o "$stage/usr/sbin/loginjail" ./cmd/loginjail
 chmod 0755 "$stage/usr/sbin/loginjail"
 log "built usr/sbin/loginjail"
