@@ -136,6 +136,17 @@ func TestDeb(t *testing.T) {
 		}
 	}
 
+	// `loginjail version` names the package's version and the revision
+	// it was built from.
+	debVersion := strings.TrimSpace(debOutput(t, "dpkg-deb", "-f", deb, "Version"))
+	version, _, code := testutil.Run(t, "/usr/sbin/loginjail", "--version")
+	if code != 0 || !strings.HasPrefix(version, "loginjail "+debVersion+" (") {
+		t.Errorf("loginjail --version: exit %d, %q; want the package version %s", code, version, debVersion)
+	}
+	if rev, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output(); err == nil && !strings.Contains(version, "revision "+strings.TrimSpace(string(rev))) {
+		t.Errorf("loginjail --version: %q does not name revision %s", version, rev)
+	}
+
 	// The shipped config validates, the unit verifies.
 	cc, serr, code := testutil.Run(t, "/usr/sbin/loginjail", "check-config")
 	if code != 0 || strings.TrimSpace(cc) != "/etc/loginjail/loginjail.toml: ok" {
