@@ -31,8 +31,11 @@ all: build
 deps:
 	bash packaging/deps.sh
 
+# The revision is stamped by hand: this machine's GOFLAGS has -buildvcs=false,
+# and Go does not stamp builds from a git worktree either.
+REVISION := $(shell git rev-parse HEAD 2>/dev/null)
 build:
-	$(GO) build -o $(BIN) ./cmd/loginjail
+	$(GO) build -ldflags "-X main.revision=$(REVISION)" -o $(BIN) ./cmd/loginjail
 
 run: deps build
 	./$(BIN) sshd
