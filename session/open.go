@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 
 	"github.com/loginjail/loginjail/config"
@@ -131,4 +132,23 @@ func (s *Session) Close() error {
 	}
 	slog.Info("session end", "session", s.ID, "user", s.Who.Name)
 	return errors.Join(errs...)
+}
+
+// ProcSpec is what a client asked to run (r) as a ProcSpec of s: the
+// login shell, `shell -c cmd` or the SFTP server, with the login
+// environment under r.Env and the terminal r asks for.
+func (s *Session) ProcSpec(r SpawnReq) jail.ProcSpec {
+	ps := s.LoginShell(r.Cmd, r.Term, r.Pty)
+	if r.SFTP {
+		ps = s.SFTPServer()
+	}
+	ps.Env = MergeEnv(ps.Env, r.Env)
+	ps.Pty, ps.Rows, ps.Cols, ps.Termios = r.Pty, r.Rows, r.Cols, r.Termios
+	return ps
+}
+
+// Listen binds inside the jail's network namespace; "unix" makes an
+// agent-style socket owned by the session user and returns its path.
+func (s *Session) Listen(network, addr string) (*os.File, string, error) {
+	return s.Jail.Listen(network, addr, s.Spec.InsideUID(), s.Spec.InsideGID())
 }
