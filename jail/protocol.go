@@ -4,10 +4,19 @@ package jail
 //
 // Transport: an AF_UNIX SOCK_SEQPACKET socket pair, so every message keeps
 // its boundaries and carries its file descriptors (SCM_RIGHTS) with it. A
-// message is one JSON object; fds ride in the same packet.
+// message is one JSON object; fds ride in the same packet. The framing is
+// internal/fdmsg, the module's one, which the session's jail server speaks
+// too; the envelope (message) stays this package's own, as jail may not
+// import session and init must not learn of SSH or PAM.
+//
+// By the time init reads the setup message, its prestart (prestart_linux.go)
+// has run and the caller has attached its network (doc.go has the whole
+// order).
 //
 //	caller                                   init (PID 1 in the jail)
-//	  │── setup {spec} [+ idmapped lower fd] ──▶│ mounts, pivot_root, hostname, lo
+//	  │── setup {spec, etc} [+ idmapped lower fd] ▶│ groups, lo, ping, hostname,
+//	  │                                          │ root filesystem + /etc files,
+//	  │                                          │ pivot_root, rlimits, seccomp
 //	  │◀── ready {} | error {msg} ──────────────│
 //	  │── spawn {id, proc} [+ stdin,out,err] ──▶│ fork+exec as proc.UID
 //	  │◀── result {id, pid} [+ pty master] ─────│
@@ -53,6 +62,7 @@ type message struct {
 	Type   string      `json:"type"`
 	ID     uint64      `json:"id,omitempty"`
 	Spec   *Spec       `json:"spec,omitempty"`
+	Etc    *EtcFiles   `json:"etc,omitempty"` // setup: the /etc files Start made for the jail
 	Spawn  *ProcSpec   `json:"spawn,omitempty"`
 	Signal int         `json:"signal,omitempty"`
 	Pid    int         `json:"pid,omitempty"`

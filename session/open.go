@@ -11,7 +11,6 @@ import (
 
 	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/jail"
-	"github.com/loginjail/loginjail/netpolicy"
 )
 
 // Login is who is logging in, from where and through which front door:
@@ -26,27 +25,16 @@ type Login struct {
 	// KeepAlive makes the jail outlive the process that opened it (PAM
 	// mode); otherwise the jail ends when that process goes.
 	KeepAlive bool
+	// Policy is the login's policy when the front door has resolved it
+	// already (Resolve), so that what it decided by (forwarding, sharing)
+	// and the jail it gets come from one resolution; nil: Open resolves.
+	Policy *config.Resolved
 }
 
-// Session is a live jail for one login, registered for ps/enter/kill/gc.
-type Session struct {
-	ID       string
-	Who      *Identity
-	Policy   *config.Resolved
-	Spec     *jail.Spec
-	Jail     *jail.Jail
-	Shell    string
-	record   *Record
-	registry *Registry
-}
-
-// Open resolves the login's policy, builds its jail and registers it.
-// On error nothing is left: no record, no jail, no network.
-func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
-	who, err := LookupIdentity(l.User)
-	if err != nil {
-		return nil, err
-	}
+// Resolve is the login's policy: the first [[policy]] matching the user,
+// their groups and the remote address, with the login's own Net and
+// Hostname laid over it. A login resolves it once.
+func Resolve(cfg *config.Config, l Login) (*config.Resolved, error) {
 	groups, err := config.GroupsOf(l.User)
 	if err != nil {
 		return nil, fmt.Errorf("user %q: %w", l.User, err)
@@ -61,6 +49,35 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 	if l.Hostname != "" {
 		res.Jail.Hostname = l.Hostname
 	}
+	return res, nil
+}
+
+// Session is a live jail for one login, registered for ps/enter/kill/gc.
+type Session struct {
+	ID       string
+	Who      *Identity
+	Policy   *config.Resolved
+	Spec     *jail.Spec
+	Jail     *jail.Jail
+	Shell    string
+	record   *Record
+	registry *Registry
+}
+
+// Open builds the login's jail by its policy (l.Policy, or resolved
+// here) and registers it. On error nothing is left: no record, no jail,
+// no network.
+func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
+	who, err := LookupIdentity(l.User)
+	if err != nil {
+		return nil, err
+	}
+	res := l.Policy
+	if res == nil {
+		if res, err = Resolve(cfg, l); err != nil {
+			return nil, err
+		}
+	}
 	ids, err := config.LookupSubIDs(who.Name, who.UID)
 	if err != nil {
 		return nil, err
@@ -71,11 +88,6 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 		return nil, err
 	}
 	spec.KeepAlive = l.KeepAlive
-	if spec.Network != nil {
-		if spec.ResolvConf, err = netpolicy.ResolvConf(dnsServers(res.Jail.Network.DNS)); err != nil {
-			return nil, fmt.Errorf("session %s: %w", id, err)
-		}
-	}
 	s := &Session{ID: id, Who: who, Policy: res, Spec: spec, Shell: ShellFor(res, who), registry: NewRegistry(cfg.Server.StateDir)}
 	s.record, err = newRecord(spec, res, who, s.Shell, s.Env(""), l.Frontdoor, l.RemoteStr)
 	if err != nil {
