@@ -21,11 +21,10 @@ package sshd
 // is not the builder's, and root, the only uid the 0700 directory lets
 // connect, could not be fenced off by ancestry anyway.
 //
-// A flock on
-// <socket>.lock orders "find or build" against "tear down", so a login
-// either joins a jail that stays up or builds a new one. The builder
-// keeps the jail until its own client and every joiner have left, then
-// tears it down as usual (its process outlives its own client until
+// A flock on <socket>.lock orders "find or build" against "tear down", so
+// a login either joins a jail that stays up or builds a new one. The
+// builder keeps the jail until its own client and every joiner have left,
+// then tears it down as usual (its process outlives its own client until
 // then). Limits: processes started for a joiner are children of the
 // jail's init like all others, so they carry the builder's loginuid and
 // PAM limits, not the joiner's; ps lists the jail once, under the
