@@ -95,6 +95,9 @@ func CgroupDriver() (driver, why string) { return hostCgroupDriver, hostCgroupDr
 // driver reads hostCgroups at each call, so tests can point it at a
 // hybrid host's unified mount.
 func currentCgroupDriver() cgroupDriver {
+	if hostCgroupDriver == driverSystemd {
+		return systemdDriver{}
+	}
 	return cgroupfsDriver{host: hostCgroups}
 }
 
