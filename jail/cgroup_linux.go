@@ -93,8 +93,8 @@ func CgroupDriver() (driver, why string) { return hostCgroupDriver, hostCgroupDr
 
 // currentCgroupDriver returns the driver for this host. The cgroupfs
 // driver reads hostCgroups at each call, so tests can point it at a
-// hybrid host's unified mount.
-func currentCgroupDriver() cgroupDriver {
+// hybrid host's unified mount; tests may also swap the function.
+var currentCgroupDriver = func() cgroupDriver {
 	if hostCgroupDriver == driverSystemd {
 		return systemdDriver{}
 	}
