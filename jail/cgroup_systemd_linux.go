@@ -191,6 +191,11 @@ func (systemdDriver) remove(id string, uid uint32) error {
 	if err := stopUnit(ctx, conn, scopeUnit(id)); err != nil {
 		errs = append(errs, err)
 	}
+	// systemd removes a scope's cgroup as it stops; give it a moment
+	// before looking at whether the user's slice is empty.
+	for deadline := time.Now().Add(time.Second); anyExists(scopeDirs...) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := stopUserSliceIfEmpty(ctx, conn, uid); err != nil {
 		errs = append(errs, err)
 	}
@@ -199,24 +204,37 @@ func (systemdDriver) remove(id string, uid uint32) error {
 
 // stopUserSliceIfEmpty stops the user's slice once no scope is in it.
 func stopUserSliceIfEmpty(ctx context.Context, conn *sd.Conn, uid uint32) error {
+	dir := filepath.Join(unifiedRoot, userSliceRel(uid))
+	if !anyExists(dir) {
+		return nil
+	}
 	unlock, err := lockSlices()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	ents, err := os.ReadDir(filepath.Join(unifiedRoot, userSliceRel(uid)))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	busy, err := hasChildCgroup(dir)
+	if errors.Is(err, os.ErrNotExist) || busy {
+		return nil // gone already, or a session of the user is still there
 	}
 	if err != nil {
 		return err
 	}
+	return stopUnit(ctx, conn, userSliceUnit(uid))
+}
+
+// hasChildCgroup reports whether the cgroup dir has a child cgroup.
+func hasChildCgroup(dir string) (bool, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
 	for _, e := range ents {
 		if e.IsDir() {
-			return nil // a session of the user is still there
+			return true, nil
 		}
 	}
-	return stopUnit(ctx, conn, userSliceUnit(uid))
+	return false, nil
 }
 
 func (systemdDriver) procsFiles(id string, uid uint32, perUser bool) ([]string, error) {
