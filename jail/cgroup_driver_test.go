@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -97,6 +98,9 @@ func TestScopeProperties(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", k, got[k], v)
 		}
 	}
+	if got := props(scopeProperties(spec, 1, Limits{}))["TasksMax"]; got != uint64(math.MaxUint64) {
+		t.Errorf("no pids limit: TasksMax = %v, want infinity", got)
+	}
 	if d, _ := got["Description"].(string); !strings.Contains(d, "ab12") || !strings.Contains(d, "alice") {
 		t.Errorf("Description %q", d)
 	}
@@ -109,6 +113,10 @@ func TestScopeProperties(t *testing.T) {
 	}
 	if _, ok := got["MemoryMax"]; ok {
 		t.Errorf("per_user scope carries limits: %v", got)
+	}
+	// Not systemd's DefaultTasksMax either: the slice holds the limit.
+	if got["TasksMax"] != uint64(math.MaxUint64) {
+		t.Errorf("per_user scope TasksMax = %v, want infinity", got["TasksMax"])
 	}
 	sl := props(userSliceProperties(1000, l))
 	if sl["MemoryMax"] != uint64(1<<30) || sl["TasksMax"] != uint64(50) {

@@ -5,6 +5,7 @@ package jail
 // apart from the D-Bus calls so it is tested without systemd or root.
 
 import (
+	"math"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -105,6 +106,12 @@ func scopeProperties(spec *Spec, pid int, l Limits) []sd.Property {
 	}
 	if !l.PerUser {
 		props = append(props, limitProperties(l)...)
+	}
+	if l.PerUser || l.Pids == 0 {
+		// systemd caps every scope at DefaultTasksMax (15% of the
+		// kernel's pid limit) unless told otherwise; no pids limit
+		// means none, as under cgroupfs.
+		props = append(props, sd.Property{Name: "TasksMax", Value: godbus.MakeVariant(uint64(math.MaxUint64))})
 	}
 	return props
 }
