@@ -84,12 +84,8 @@ func detectCgroupDriver() (driver, why string) {
 	return chooseCgroupDriver(booted, unified)
 }
 
-// hostCgroupDriver is the driver this host uses, and why.
-var hostCgroupDriver, hostCgroupDriverWhy = detectCgroupDriver()
-
-// CgroupDriver names the cgroup driver this host uses and why, for the
-// server's start-up log.
-func CgroupDriver() (driver, why string) { return hostCgroupDriver, hostCgroupDriverWhy }
+// hostCgroupDriver is the driver this host uses (doctor tells why).
+var hostCgroupDriver, _ = detectCgroupDriver()
 
 // currentCgroupDriver returns the driver for this host. The cgroupfs
 // driver reads hostCgroups at each call, so tests can point it at a
