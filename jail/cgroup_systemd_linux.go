@@ -21,7 +21,9 @@ package jail
 //     into the scope's cgroup) and checks /proc/<init>/cgroup;
 //  3. the parent sends one byte; the prestart, still single-threaded,
 //     unshares CLONE_NEWCGROUP, so the jail's cgroup namespace is rooted
-//     at the scope just as under cgroupfs, and carries on.
+//     at the scope just as under cgroupfs, and carries on. (Waiting in
+//     the Go handshake instead would be too late: unshare changes only
+//     the calling thread of a multithreaded process.)
 //
 // The other order — a scope around a placeholder process first, then
 // CLONE_INTO_CGROUP into it — would need an extra process per login whose
