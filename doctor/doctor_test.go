@@ -440,3 +440,22 @@ host_keys = ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key", "/etc
 		t.Errorf("good ed25519 key failed: %q", fix)
 	}
 }
+
+// TestCgroupDriver checks doctor names the driver jail picks, and why.
+func TestCgroupDriver(t *testing.T) {
+	f := base() // v2, no /run/systemd/system
+	one(t, run(t, f, ""), "cgroup driver", OK, "cgroupfs: systemd is not PID 1")
+
+	f["/run/systemd/system"] = "<dir>"
+	f["/run/systemd/private"] = ""
+	one(t, run(t, f, ""), "cgroup driver", OK, "systemd: PID 1 is systemd")
+
+	delete(f, "/run/systemd/private")
+	one(t, run(t, f, ""), "cgroup driver", Fail, "cannot get their scopes")
+	f["/run/dbus/system_bus_socket"] = ""
+	one(t, run(t, f, ""), "cgroup driver", OK, "loginjail-<id>.scope in loginjail.slice")
+
+	f["/proc/self/mountinfo"] = "30 1 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro\n" +
+		"31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+	one(t, run(t, f, ""), "cgroup driver", OK, "cgroupfs: PID 1 is systemd but /sys/fs/cgroup is not cgroup v2")
+}
