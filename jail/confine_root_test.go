@@ -147,6 +147,7 @@ my ($type, $desc, $val, $ch) = ("user", "k", "v", "x"); my $buf = "x" x 400;
 try("add_key", syscall(248, $type, $desc, $val, 1, -4));
 try("bpf", syscall(321, 0, 0, 0));
 try("perf_event_open", syscall(298, 0, 0, -1, -1, 0));
+try("io_uring_setup", syscall(425, 1, 0));
 try("unshare_user", syscall(272, 0x10000000));
 try("unshare_none", syscall(272, 0));
 try("uname", syscall(63, $buf));
@@ -157,7 +158,7 @@ try("tiocsti_hi", syscall(16, 0, 0x100005412, $ch));
 	if st.Code != 0 {
 		t.Fatalf("perl: exit %d: %s", st.Code, serr)
 	}
-	for _, want := range []string{"keyctl EPERM", "add_key EPERM", "bpf EPERM", "perf_event_open EPERM",
+	for _, want := range []string{"keyctl EPERM", "add_key EPERM", "bpf EPERM", "perf_event_open EPERM", "io_uring_setup EPERM",
 		"unshare_user EPERM", "uname EPERM", "tiocsti EPERM", "tiocsti_hi EPERM"} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("want %q in:\n%s", want, out)
