@@ -96,6 +96,22 @@ install -D -m 0644 packaging/default/loginjail "$stage/etc/default/loginjail"
 doc="$stage/usr/share/doc/loginjail"
 install -d "$doc/examples"
 install -m 0644 packaging/debian/copyright "$doc/copyright"
+# The NOTICE files of the linked modules that have one (Apache-2.0 4(d):
+# they travel with the binary), from the module cache the build just used.
+{
+	printf 'NOTICE files of the Go modules linked into /usr/sbin/loginjail\n'
+	printf '(licenses: /usr/share/doc/loginjail/copyright)\n'
+	"$GO" list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/loginjail |
+		sort -u | while read -r mod dir; do
+		for f in "$dir"/NOTICE "$dir"/NOTICE.txt "$dir"/NOTICE.md; do
+			[ -f "$f" ] || continue
+			printf '\n=== %s (%s)\n\n' "$mod" "$(basename "$f")"
+			cat "$f"
+		done
+	done
+} >"$doc/NOTICE"
+chmod 0644 "$doc/NOTICE"
+grep -q '^=== ' "$doc/NOTICE" || die "no NOTICE file found among the linked modules (module cache empty?)"
 gzip -9n <README.md >"$doc/README.md.gz"
 install -m 0644 packaging/pam/sshd-pam-session.conf packaging/pam/sshd_config.d-loginjail.conf "$doc/examples/"
 chmod 0644 "$doc/README.md.gz"

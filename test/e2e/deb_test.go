@@ -135,6 +135,14 @@ func TestDeb(t *testing.T) {
 			t.Errorf("postinst made host key %s (the first start should)", p)
 		}
 	}
+	// The licenses: DEP-5 copyright, and the NOTICE files of the linked
+	// modules that have one (go-seccomp-bpf and go-systemd do).
+	if b, err := os.ReadFile("/usr/share/doc/loginjail/copyright"); err != nil || !strings.Contains(string(b), "Files: *\nCopyright: 2026 the loginjail authors\nLicense: Apache-2.0\n") {
+		t.Errorf("/usr/share/doc/loginjail/copyright: %v\n%s", err, b)
+	}
+	if b, err := os.ReadFile("/usr/share/doc/loginjail/NOTICE"); err != nil || !strings.Contains(string(b), "Elasticsearch B.V.") || !strings.Contains(string(b), "CoreOS, Inc") {
+		t.Errorf("/usr/share/doc/loginjail/NOTICE: %v\n%s", err, b)
+	}
 
 	// `loginjail version` names the package's version and the revision
 	// it was built from.
