@@ -26,6 +26,7 @@ require (
 	github.com/moby/sys/userns v0.1.0 // indirect
 	github.com/msteinert/pam/v2 v2.1.0 // indirect
 	github.com/opencontainers/runtime-spec v1.3.0 // indirect
+	github.com/pires/go-proxyproto v0.15.0 // indirect
 	github.com/pkg/sftp v1.13.12 // indirect
 	github.com/sirupsen/logrus v1.9.3 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
