@@ -51,7 +51,7 @@ func cmdSSHDConn(args []string) int {
 	auditLogging()
 	fs := newFlags("sshd-conn")
 	name := fs.String("config-name", "", "file the config on fd 5 came from (\"\" = embedded defaults)")
-	remote := fs.String("remote", "", "the client's address from a balancer's PROXY header (\"\" = the socket's peer)")
+	remote := fs.String("remote", "", "the client's address as the listener saw it, or as a balancer's PROXY header named it (\"\" = ask the socket)")
 	if _, code, stop := parse(fs, args, noCommand); stop {
 		return code
 	}

@@ -23,7 +23,8 @@ const (
 // the embedded defaults); the listener validated them, and the child
 // parses the same bytes, so a config edited since does not apply until the
 // listener re-reads it (SIGHUP). remote, if not "", is the client's
-// address as a balancer's PROXY header named it (the listener read it).
+// address as the listener saw it: the socket's peer, or the client a
+// balancer's PROXY header named (the listener read it).
 func ServeConnection(configName, remote string) error {
 	var client netip.AddrPort
 	if remote != "" {

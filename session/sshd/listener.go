@@ -43,7 +43,7 @@ type listener struct {
 // child is one per-connection process as the listener tracks it.
 type child struct {
 	remote   netip.Addr     // the client: the socket's peer, or the one a PROXY header named
-	client   netip.AddrPort // from a PROXY header; zero when the socket's peer is the client
+	addr     netip.AddrPort // remote with its port, as the per-connection process is told it
 	authed   bool           // guarded by listener.mu
 	settled  bool           // no longer counted in unauth; guarded by listener.mu
 	failures int            // watch goroutine only
@@ -174,7 +174,7 @@ func (l *listener) admit(nc net.Conn) {
 		go l.admitProxied(nc, peer, cfg)
 		return
 	}
-	l.admitFrom(nc, peer, netip.AddrPort{})
+	l.admitFrom(nc, peer)
 }
 
 // admitProxied reads a balancer's PROXY header, with a deadline, and
@@ -208,16 +208,16 @@ func (l *listener) admitProxied(nc net.Conn, peer netip.AddrPort, cfg *config.Co
 		slog.Debug("balancer health check", "balancer", peer.String())
 		nc.Close()
 	case !ok:
-		l.admitFrom(nc, peer, netip.AddrPort{})
+		l.admitFrom(nc, peer)
 	default:
-		l.admitFrom(nc, client, client)
+		l.admitFrom(nc, client)
 	}
 }
 
 // admitFrom applies the per-source penalty and max_startups to a new
-// connection from remote and hands it to a per-connection process;
-// client is remote when a balancer's PROXY header named it (else zero).
-func (l *listener) admitFrom(nc net.Conn, remote, client netip.AddrPort) {
+// connection from remote (the socket's peer, or the client a balancer's
+// PROXY header named) and hands it to a per-connection process.
+func (l *listener) admitFrom(nc net.Conn, remote netip.AddrPort) {
 	l.mu.Lock()
 	reason := ""
 	switch {
@@ -237,7 +237,7 @@ func (l *listener) admitFrom(nc net.Conn, remote, client netip.AddrPort) {
 	cfg, name, data := l.cfg, l.cfgName, l.cfgData
 	l.mu.Unlock()
 
-	ch := &child{remote: remote.Addr(), client: client}
+	ch := &child{remote: remote.Addr(), addr: remote}
 	if err := l.spawn(nc, ch, cfg, name, data); err != nil {
 		slog.Error("per-connection process", "event", evConnCrash, "remote", remote.String(), "err", err)
 		l.settle(ch, false)
@@ -263,10 +263,10 @@ func (l *listener) spawn(nc net.Conn, ch *child, cfg *config.Config, name string
 		statusW.Close()
 		return err
 	}
-	args := []string{"loginjail", "sshd-conn", "--config-name=" + name}
-	if ch.client.IsValid() {
-		args = append(args, "--remote="+ch.client.String())
-	}
+	// The remote travels on the command line: a balancer's header was
+	// read here, and a peer that reset the connection meanwhile has no
+	// address the child could ask the socket for.
+	args := []string{"loginjail", "sshd-conn", "--config-name=" + name, "--remote=" + ch.addr.String()}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        args,

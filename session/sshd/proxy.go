@@ -20,8 +20,8 @@ import (
 // [server] proxy_protocol_from starts each connection with a header that
 // names the real client. The listener reads it, exactly and nothing past
 // it, before it hands the socket to the per-connection process; the real
-// address travels on that process's command line (--remote), so the
-// header is read in one place only. The per-connection process refuses a
+// address travels on that process's command line (--remote, given for
+// every connection), so the header is read in one place only. The per-connection process refuses a
 // stream that starts with a PROXY signature (proxyGuard): a header from a
 // peer not trusted, or a second one after the balancer's (a client
 // spoofing its address through the balancer).
@@ -172,8 +172,9 @@ type proxyGuard struct {
 	err     error  // the read error met while checking, after buf
 }
 
-// newProxyGuard wraps nc; remote, if valid, is the client the listener
-// read from the balancer's header.
+// newProxyGuard wraps nc; remote, if valid, is the client as the
+// listener saw it (the socket's peer, or the one a balancer's header
+// named).
 func newProxyGuard(nc net.Conn, remote netip.AddrPort) *proxyGuard {
 	g := &proxyGuard{Conn: nc}
 	if remote.IsValid() {
@@ -182,12 +183,25 @@ func newProxyGuard(nc net.Conn, remote netip.AddrPort) *proxyGuard {
 	return g
 }
 
-// RemoteAddr is the client's address.
+// RemoteAddr is the client's address. A socket reset before the
+// per-connection process looked has none of its own: then the zero
+// address, never nil.
 func (g *proxyGuard) RemoteAddr() net.Addr {
 	if g.remote != nil {
 		return g.remote
 	}
-	return g.Conn.RemoteAddr()
+	if a := g.Conn.RemoteAddr(); a != nil {
+		return a
+	}
+	return &net.TCPAddr{}
+}
+
+// LocalAddr is the socket's local address (the zero address, never nil).
+func (g *proxyGuard) LocalAddr() net.Addr {
+	if a := g.Conn.LocalAddr(); a != nil {
+		return a
+	}
+	return &net.TCPAddr{}
 }
 
 // Read checks the stream's first bytes once, then passes it through.

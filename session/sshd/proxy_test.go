@@ -171,3 +171,28 @@ func FuzzProxyGuard(f *testing.F) {
 		}
 	})
 }
+
+// nilAddrConn is a socket reset before the per-connection process looked:
+// getpeername fails, and net.FileConn leaves RemoteAddr nil.
+type nilAddrConn struct{ net.Conn }
+
+func (nilAddrConn) RemoteAddr() net.Addr { return nil }
+func (nilAddrConn) LocalAddr() net.Addr  { return nil }
+
+// TestProxyGuardResetSocket: such a socket used to panic the process in
+// addrPortOf (a crash, so a penalty for the source: HAProxy's health
+// checks close with a reset).
+func TestProxyGuardResetSocket(t *testing.T) {
+	a, _ := net.Pipe()
+	g := newProxyGuard(nilAddrConn{a}, netip.AddrPort{})
+	if g.RemoteAddr() == nil || g.LocalAddr() == nil {
+		t.Fatal("nil address")
+	}
+	if got := addrPortOf(g.RemoteAddr()); got.IsValid() && got.Addr().IsValid() && !got.Addr().IsUnspecified() {
+		t.Errorf("remote = %v", got)
+	}
+	g = newProxyGuard(nilAddrConn{a}, netip.MustParseAddrPort("192.0.2.7:1234"))
+	if got := addrPortOf(g.RemoteAddr()); got.String() != "192.0.2.7:1234" {
+		t.Errorf("remote = %v, want the listener's", got)
+	}
+}
