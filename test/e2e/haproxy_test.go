@@ -201,10 +201,11 @@ func (w *pxWorld) sshFrom(t *testing.T, ns, host, user string, cmd ...string) *e
 }
 
 // rawFrom connects from namespace ns to addr:pxPort with bash's /dev/tcp,
-// sends data and returns what came back before the server closed.
+// sends data and returns what came back before the server closed (or
+// 3 seconds passed).
 func rawFrom(t *testing.T, ns, addr, data string) string {
 	t.Helper()
-	script := fmt.Sprintf(`exec 3<>/dev/tcp/%s/%s || exit 9; printf '%%b' %q >&3; timeout 10 cat <&3`, addr, pxPort, data)
+	script := fmt.Sprintf(`exec 3<>/dev/tcp/%s/%s || exit 9; printf '%%b' %q >&3; timeout 3 cat <&3`, addr, pxPort, data)
 	out, _, code := testutil.Run(t, "ip", "netns", "exec", ns, "bash", "-c", script)
 	if code == 9 {
 		t.Fatalf("connect from %s to %s failed", ns, addr)
@@ -227,7 +228,8 @@ func remoteEvents(s *sshdServer, prefix string) []map[string]any {
 // in front of two loginjail hosts. The client's own address is what both
 // hosts see: audit log, ps, SSH_CLIENT, and the policy that matches it;
 // health checks leave no trace; a connection from the balancer's address
-// without a header, and PROXY headers a client sends itself, are refused.
+// without a header or with a malformed one, and PROXY headers a client
+// sends itself, are refused. A v1 header works as well as haproxy's v2.
 func TestHAProxyProxyProtocol(t *testing.T) {
 	u := testutil.NewUser(t, "pxy")
 	w := newPXWorld(t, fmt.Sprintf(`[jail]
@@ -318,6 +320,13 @@ hostname = "viaproxy-{id}"
 	drop := w.hostA.waitEvent("conn.drop", map[string]string{"remote": pxBalancer + ":", "reason": "no PROXY header"})
 	t.Logf("bypass: %v", drop["reason"])
 
+	// PROXY v1 works too (haproxy's send-proxy), and a malformed header
+	// from the balancer's address is dropped in one line.
+	rawFrom(t, w.lb, pxHostA, `PROXY TCP4 198.51.100.77 192.0.2.10 5555 2222\r\nSSH-2.0-OpenSSH_9.2\r\n`)
+	w.hostA.waitEvent("conn.start", map[string]string{"remote": "198.51.100.77:5555"})
+	rawFrom(t, w.lb, pxHostA, `PROXY TCP4 198.51.100.77 nowhere 5555 2222\r\nSSH-2.0-OpenSSH_9.2\r\n`)
+	w.hostA.waitEvent("conn.drop", map[string]string{"remote": pxBalancer + ":", "reason": "malformed PROXY header"})
+
 	// Spoofing: the client sends its own PROXY header, through haproxy
 	// (it follows haproxy's) and straight to host B (an untrusted peer).
 	spoof := `PROXY TCP4 203.0.113.9 192.0.2.10 4444 2222\r\nSSH-2.0-OpenSSH_9.2\r\n`
@@ -350,10 +359,14 @@ hostname = "viaproxy-{id}"
 			t.Errorf("host %c: %d session.start lines, want 1", 'A'+i, len(evs))
 		}
 	}
-	// Still no trace of the health checks, which ran all along.
+	// Still no trace of the health checks, which ran all along: the only
+	// lines naming the balancer are the two drops above, one line each.
 	for i, s := range hosts {
-		if evs := remoteEvents(s, pxBalancer+":"); len(evs) != map[int]int{0: 1, 1: 0}[i] {
+		if evs := remoteEvents(s, pxBalancer+":"); len(evs) != map[int]int{0: 2, 1: 0}[i] {
 			t.Errorf("host %c: lines naming the balancer: %v", 'A'+i, evs)
+		}
+		if evs := s.events("auth.penalty"); len(evs) > 0 {
+			t.Errorf("host %c: penalties: %v", 'A'+i, evs)
 		}
 	}
 }
