@@ -25,6 +25,7 @@ func wantDefaults() *Config {
 			ClientAliveCountMax: 3,
 			AcceptEnv:           []string{"LANG", "LC_*"},
 			AuthorizedKeysFile:  ".ssh/authorized_keys",
+			ProxyProtocolFrom:   []string{},
 		},
 		Jail: Jail{
 			UserMode:    "self",

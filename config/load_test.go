@@ -40,6 +40,7 @@ permit_user_environment = true
 accept_env = ["TERM"]
 authorized_keys_file = ".ssh/authorized_keys /etc/keys/%u"
 banner = "/etc/issue.net"
+proxy_protocol_from = ["192.0.2.10", "2001:db8::/32"]
 
 [jail]
 user_mode = "root"
@@ -103,6 +104,7 @@ func TestLoadEveryKey(t *testing.T) {
 			AcceptEnv:             []string{"TERM"},
 			AuthorizedKeysFile:    ".ssh/authorized_keys /etc/keys/%u",
 			Banner:                "/etc/issue.net",
+			ProxyProtocolFrom:     []string{"192.0.2.10", "2001:db8::/32"},
 		},
 		Jail: Jail{
 			UserMode:     "root",

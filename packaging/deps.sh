@@ -38,6 +38,8 @@ packages=(
 	psmisc
 	openssh-client
 	openssh-server
+	# the PROXY protocol test puts Debian's haproxy in front of two servers
+	haproxy
 	libpam0g-dev
 	libpam-modules
 	tmux
@@ -108,6 +110,8 @@ fi
 
 sshd_was_installed=0
 installed openssh-server && sshd_was_installed=1
+haproxy_was_installed=0
+installed haproxy && haproxy_was_installed=1
 
 if [ "${#missing[@]}" -eq 0 ]; then
 	log "apt packages: all ${#packages[@]} present"
@@ -135,6 +139,21 @@ if [ "$sshd_was_installed" -eq 0 ] && installed openssh-server; then
 	log "openssh-server: installed for tests only; distribution sshd service disabled and not started"
 else
 	log "openssh-server: left as it was"
+fi
+
+# The same for haproxy: tests start their own in a network namespace; the
+# distribution's service is neither started nor enabled.
+if [ "$haproxy_was_installed" -eq 0 ] && installed haproxy; then
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable haproxy.service >/dev/null 2>&1 || true
+		if [ -d /run/systemd/system ]; then
+			systemctl stop haproxy.service >/dev/null 2>&1 || true
+		fi
+	fi
+	if command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/haproxy ]; then
+		update-rc.d haproxy disable >/dev/null 2>&1 || true
+	fi
+	log "haproxy: installed for tests only; distribution service disabled and not started"
 fi
 
 # sshd refuses to start without its privilege separation directory, which

@@ -51,10 +51,11 @@ func cmdSSHDConn(args []string) int {
 	auditLogging()
 	fs := newFlags("sshd-conn")
 	name := fs.String("config-name", "", "file the config on fd 5 came from (\"\" = embedded defaults)")
+	remote := fs.String("remote", "", "the client's address as the listener saw it, or as a balancer's PROXY header named it (\"\" = ask the socket)")
 	if _, code, stop := parse(fs, args, noCommand); stop {
 		return code
 	}
-	if err := sshd.ServeConnection(*name); err != nil {
+	if err := sshd.ServeConnection(*name, *remote); err != nil {
 		slog.Error("connection", "err", err)
 		return 1
 	}
