@@ -40,7 +40,9 @@
 //  2. setupInChild: drop groups; lo up; ping sockets for the jail's groups;
 //     hostname; the root filesystem (prepareRootfsInChild: rprivate, scratch
 //     tmpfs, new root, host tree, mount points, hidden paths, read-only,
-//     /proc, /sys, /dev, tmpfs dirs, /etc files, home, pivot_root); rlimits;
+//     /proc, /sys, the kernel paths runc masks (an empty read-only tmpfs
+//     or /dev/null) and makes read-only, /dev, tmpfs dirs, the user's
+//     runtime dir /run/user/<uid>, /etc files, home, pivot_root); rlimits;
 //     the seccomp filter, last, on every thread.
 //  3. ready, then serve the control protocol (protocol.go) on the socket
 //     pair: spawn a process, signal it, report its exit, open sockets in the

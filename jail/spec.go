@@ -111,6 +111,10 @@ func (s *Spec) Validate() error {
 	return errors.Join(errs...)
 }
 
+// RuntimeDir is the user's XDG_RUNTIME_DIR inside the jail,
+// /run/user/<uid> with the uid they have there.
+func (s *Spec) RuntimeDir() string { return fmt.Sprintf("/run/user/%d", s.InsideUID()) }
+
 func isCleanAbs(p string) bool {
 	return filepath.IsAbs(p) && filepath.Clean(p) == p
 }

@@ -97,6 +97,7 @@ func LoginEnv(r *config.Resolved, who *Identity, spec *jail.Spec, shell, term st
 		"SHELL=" + shell,
 		"PATH=" + r.Jail.Path,
 		"LANG=" + r.Jail.Lang,
+		"XDG_RUNTIME_DIR=" + spec.RuntimeDir(),
 	}
 	if term != "" {
 		env = append(env, "TERM="+term)

@@ -58,7 +58,7 @@ shell = "/bin/zsh"
 		t.Errorf("builders policy: mode %q inside %d rootfs %q shell %q", spec.UserMode, spec.InsideUID(), spec.Rootfs, ShellFor(r, who))
 	}
 	env := strings.Join(LoginEnv(r, who, spec, "/bin/zsh", "xterm"), " ")
-	if env != "HOME=/home/al_ice/ USER=root LOGNAME=root SHELL=/bin/zsh PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin LANG=C.UTF-8 TERM=xterm" {
+	if env != "HOME=/home/al_ice/ USER=root LOGNAME=root SHELL=/bin/zsh PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin LANG=C.UTF-8 XDG_RUNTIME_DIR=/run/user/0 TERM=xterm" {
 		t.Errorf("env %q", env)
 	}
 
