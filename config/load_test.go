@@ -56,6 +56,7 @@ caps_drop = ["ALL"]
 seccomp = "off"
 seccomp_deny = ["ptrace"]
 nested_userns = true
+allow_setgroups = true
 allow_tcp_forwarding = false
 allow_agent_forwarding = false
 
@@ -105,20 +106,21 @@ func TestLoadEveryKey(t *testing.T) {
 			Banner:                "/etc/issue.net",
 		},
 		Jail: Jail{
-			UserMode:     "root",
-			Rootfs:       "/srv/images/debian",
-			Hostname:     "lab-{user}",
-			Shell:        "/bin/bash",
-			Path:         "/usr/bin:/bin",
-			Lang:         "en_US.UTF-8",
-			TmpSize:      1 << 30,
-			Hide:         []string{"/srv", "/opt/secret"},
-			Share:        "user",
-			CapsAdd:      []string{"CAP_NET_ADMIN", "sys_ptrace"},
-			CapsDrop:     []string{"ALL"},
-			Seccomp:      "off",
-			SeccompDeny:  []string{"ptrace"},
-			NestedUserns: true,
+			UserMode:       "root",
+			Rootfs:         "/srv/images/debian",
+			Hostname:       "lab-{user}",
+			Shell:          "/bin/bash",
+			Path:           "/usr/bin:/bin",
+			Lang:           "en_US.UTF-8",
+			TmpSize:        1 << 30,
+			Hide:           []string{"/srv", "/opt/secret"},
+			Share:          "user",
+			CapsAdd:        []string{"CAP_NET_ADMIN", "sys_ptrace"},
+			CapsDrop:       []string{"ALL"},
+			Seccomp:        "off",
+			SeccompDeny:    []string{"ptrace"},
+			NestedUserns:   true,
+			AllowSetgroups: true,
 			Network: Network{
 				Mode:      "nat",
 				Bridge:    "ljbr0",

@@ -314,6 +314,11 @@ func (r *rootfs) mountTmpDirs() error {
 // sockets (D-Bus, the user's systemd) that lead out of the jail.
 func (r *rootfs) mountRuntimeDir() error {
 	dir := r.spec.RuntimeDir()
+	if fd, err := openInRoot(r.root, "/run", unix.O_PATH|unix.O_DIRECTORY); err != nil {
+		return nil // an image whose /run leads nowhere (mountTmpDirs skipped it too)
+	} else {
+		unix.Close(fd)
+	}
 	if err := mkdirAllInRoot(r.root, dir, 0o755); err != nil {
 		return err
 	}

@@ -23,9 +23,10 @@
 // unsigned 32-bit little endian, strings are a length then that many bytes
 // without NUL):
 //
-//   "LJNS" version(=2) payload_len
+//   "LJNS" version(=3) payload_len
 //   payload: pidfd uid gid flags
 //            ngroups gid*ngroups
+//            nhostgroups gid*nhostgroups   held on the host, before setns
 //            cwd
 //            argc str*argc
 //            envc str*envc
@@ -85,7 +86,7 @@
 
 #define ENV_NAME "_LOGINJAIL_NSENTER"
 #define MAGIC "LJNS"
-#define VERSION 2u
+#define VERSION 3u
 // Keep in step with maxConfig in config_linux.go.
 #define MAX_PAYLOAD (1u << 20)
 #define MAX_GROUPS 65536u // NGROUPS_MAX of the kernel
@@ -112,6 +113,8 @@ struct config {
 	uint32_t flags;
 	size_t ngroups;
 	gid_t *groups;
+	size_t nhost_groups;
+	gid_t *host_groups;
 	char *cwd;
 	char **argv;
 	char **envp;
@@ -275,6 +278,10 @@ static void read_config(int fd, struct config *cfg)
 	cfg->groups = xmalloc(cfg->ngroups * sizeof(gid_t));
 	for (size_t i = 0; i < cfg->ngroups; i++)
 		cfg->groups[i] = get_u32(&c, "groups");
+	cfg->nhost_groups = get_count(&c, "host groups", MAX_GROUPS);
+	cfg->host_groups = xmalloc(cfg->nhost_groups * sizeof(gid_t));
+	for (size_t i = 0; i < cfg->nhost_groups; i++)
+		cfg->host_groups[i] = get_u32(&c, "host groups");
 	cfg->cwd = get_str(&c, "cwd");
 	cfg->argv = get_strv(&c, "argv");
 	if (cfg->argv[0] == NULL || cfg->argv[0][0] == '\0')
@@ -402,9 +409,10 @@ static void set_ids(const struct config *cfg)
 
 	if (setgroups(cfg->ngroups, cfg->groups) < 0) {
 		// A user namespace whose setgroups file says "deny" refuses
-		// setgroups to everyone. With no groups asked for that is
-		// harmless: the host's groups were dropped before setns.
-		if (!(errno == EPERM && cfg->ngroups == 0))
+		// setgroups to everyone. Then the groups are the host groups
+		// taken before setns, which the check below compares with
+		// the ones asked for.
+		if (errno != EPERM)
 			die("setgroups");
 	}
 	if (setresgid(cfg->gid, cfg->gid, cfg->gid) < 0)
@@ -607,9 +615,10 @@ static void __attribute__((noreturn)) nsenter(const char *val)
 	close((int)cfd);
 
 	// Host root's supplementary groups must not follow it into the jail
-	// (group root owns files of a read-only host rootfs). Drop them here,
-	// where it is always allowed, in case the jail denies setgroups.
-	if (setgroups(0, NULL) < 0)
+	// (group root owns files of a read-only host rootfs). Replace them
+	// here, where it is always allowed, with the user's host groups (or
+	// none): a jail that denies setgroups keeps what it inherits.
+	if (setgroups(cfg.nhost_groups, cfg.host_groups) < 0)
 		die("setgroups");
 
 	if (cfg.flags & FLAG_CONFINE) {
