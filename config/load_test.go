@@ -291,6 +291,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"seccomp", "[jail]\nseccomp = \"strict\"\n", `x.toml:2: jail.seccomp: "strict" is not one of "default", "off"`},
 		{"seccomp_deny", "[jail]\nseccomp_deny = [\"ptrace\", \"Mount;\"]\n", `x.toml:2: jail.seccomp_deny[2]: "Mount;" is not a syscall name`},
 		{"policy seccomp", "[[policy]]\n[policy.jail]\nnested_userns = \"yes\"\n", `x.toml:3: policy[1].jail.nested_userns: expected true or false, got a string`},
+		{"allow_setgroups", "[jail]\nallow_setgroups = 1\n", `x.toml:2: jail.allow_setgroups: expected true or false, got an integer`},
+		{"policy allow_setgroups", "[[policy]]\n[policy.jail]\nallow_setgroups = \"yes\"\n", `x.toml:3: policy[1].jail.allow_setgroups: expected true or false, got a string`},
 		{"nofile", "[jail.limits]\nnofile = -5\n", `x.toml:2: jail.limits.nofile: -5 is out of range 0..1073741824`},
 		{"policy jail", "[[policy]]\nname = \"exam\"\n[policy.jail]\nshare = \"x\"\n", `x.toml:4: policy[1].jail.share: "x" is not one of "none", "user"`},
 		{"policy nested", "[[policy]]\n[[policy]]\n[policy.jail.network]\nmode = \"nat\"\nsubnet = \"10.0.0.0/33\"\n", `x.toml:5: policy[2].jail.network.subnet: "10.0.0.0/33" is not a valid IPv4 CIDR`},

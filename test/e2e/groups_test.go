@@ -155,3 +155,28 @@ func TestSshdSupplementaryGroups(t *testing.T) {
 	}
 	w.check(t, out, "self", false)
 }
+
+// TestCheckConfigShowsGroups: `check-config --user` shows the `id` the
+// user will have inside: the host's in a "self" jail, root's with the
+// same supplementary groups in a "root" one, and whether setgroups is
+// allowed.
+func TestCheckConfigShowsGroups(t *testing.T) {
+	w := newGroupWorld(t, "grpcc")
+	e := newEnv(t, fmt.Sprintf(`[[policy]]
+name = "build"
+match_users = [%q]
+[policy.jail]
+user_mode = "root"
+allow_setgroups = true
+`, w.u.Name))
+	out, serr, code := testutil.Run(t, e.bin, "check-config", "--config", e.cfg, "--user", w.u.Name)
+	want := fmt.Sprintf("# inside the jail: uid=0(root) gid=0(root) groups=0(root),%d(%s),%d(%s); setgroups allowed to the jail's root", w.aGID, w.a, w.bGID, w.b)
+	if code != 0 || !strings.Contains(out, want+"\n") {
+		t.Errorf("exit %d, stderr %q; want %q in\n%s", code, serr, want, out)
+	}
+	e = newEnv(t, "")
+	out, serr, code = testutil.Run(t, e.bin, "check-config", "--config", e.cfg, "--user", w.u.Name)
+	if want := "# inside the jail: " + w.hostID + "; setgroups denied\n"; code != 0 || !strings.Contains(out, want) {
+		t.Errorf("exit %d, stderr %q; want %q in\n%s", code, serr, want, out)
+	}
+}
