@@ -149,3 +149,11 @@ nested_userns = true
 		t.Errorf("trusted seccomp %+v", c.Seccomp)
 	}
 }
+
+func TestPassedEnv(t *testing.T) {
+	got := passedEnv([]string{"LANG=de_DE.UTF-8", "TZ=Europe/Berlin", "HOME=/home/u", "PATH=/bin", "SSH_TTY=/dev/pts/3",
+		"SSH_CONNECTION=192.0.2.1 5 192.0.2.2 22", "LOGINJAIL_CONFIG=/x", "_LOGINJAIL_INIT=3", "XDG_RUNTIME_DIR=/run/user/1000", "SHLVL=1", "junk"})
+	if want := "LANG=de_DE.UTF-8 TZ=Europe/Berlin SSH_CONNECTION=192.0.2.1 5 192.0.2.2 22"; strings.Join(got, " ") != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

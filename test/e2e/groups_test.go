@@ -180,3 +180,17 @@ allow_setgroups = true
 		t.Errorf("exit %d, stderr %q; want %q in\n%s", code, serr, want, out)
 	}
 }
+
+// TestPAMSupplementaryGroups: the same through OpenSSH's sshd with
+// pam_exec and ForceCommand (the PAM front door).
+func TestPAMSupplementaryGroups(t *testing.T) {
+	e := newEnv(t, "")
+	s := newPAMSSHD(t, e)
+	w := newGroupWorld(t, "grppam")
+	s.authorize(t, w.u)
+	out, serr, code := s.ssh(t, w.u, nil, w.probe())
+	if code != 0 {
+		t.Fatalf("ssh: exit %d: %s\n%s", code, serr, out)
+	}
+	w.check(t, out, "self", false)
+}

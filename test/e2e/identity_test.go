@@ -117,3 +117,62 @@ func TestSshdKernelPathsMasked(t *testing.T) {
 	}
 	checkKernelPaths(t, out, u.UID, u.GID)
 }
+
+// pamEnvConf writes a pam_env conffile setting TZ and a variable of the
+// test's own, and returns the PAM session line that reads it.
+func pamEnvConf(t *testing.T) string {
+	t.Helper()
+	conf := fmt.Sprintf("/etc/security/ljt-env-%d.conf", os.Getpid())
+	if err := os.WriteFile(conf, []byte("TZ DEFAULT=Etc/GMT-3\nLJT_PAM_VAR DEFAULT=from-pam-env\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(conf) })
+	return "session required pam_env.so readenv=0 user_readenv=0 conffile=" + conf + "\n"
+}
+
+const pamEnvProbe = `echo "tz $TZ"; echo "var $LJT_PAM_VAR"; echo "xdg $XDG_RUNTIME_DIR"; echo "path $PATH"`
+
+// checkPAMEnv wants pam_env's variables in the jail, the jail's own
+// runtime dir and the policy's PATH.
+func checkPAMEnv(t *testing.T, out string, uid int) {
+	t.Helper()
+	for _, want := range []string{"tz Etc/GMT-3", "var from-pam-env", fmt.Sprintf("xdg /run/user/%d", uid), "path /usr/local/bin:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in\n%s", want, out)
+		}
+	}
+}
+
+// TestPAMEnvBothDoors: variables pam_env sets in the PAM session reach
+// the jailed process through OpenSSH with pam_exec and ForceCommand (the
+// PAM door) and through `loginjail sshd`.
+func TestPAMEnvBothDoors(t *testing.T) {
+	envLine := pamEnvConf(t)
+	t.Run("pam", func(t *testing.T) {
+		e := newEnv(t, "")
+		hook := fmt.Sprintf("session required pam_exec.so quiet %s pam-hook --config %s\n", e.bin, e.cfg)
+		s := newPAMSSHDWith(t, e, envLine+hook, "")
+		u := testutil.NewUser(t, "pamenv")
+		s.authorize(t, u)
+		out, serr, code := s.ssh(t, u, nil, pamEnvProbe)
+		if code != 0 {
+			t.Fatalf("ssh: exit %d: %s", code, serr)
+		}
+		checkPAMEnv(t, out, u.UID)
+	})
+	t.Run("sshd", func(t *testing.T) {
+		s := newSSHD(t, "", "")
+		// PAM reads the service file at each login.
+		pamFile := fmt.Sprintf("/etc/pam.d/ljt-%d", os.Getpid())
+		if err := os.WriteFile(pamFile, []byte(pamStack+envLine), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		u := testutil.NewUser(t, "sshenv")
+		s.authorize(u, "")
+		out, serr, code := s.ssh(u, nil, pamEnvProbe)
+		if code != 0 {
+			t.Fatalf("ssh: exit %d: %s", code, serr)
+		}
+		checkPAMEnv(t, out, u.UID)
+	})
+}
