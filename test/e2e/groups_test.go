@@ -131,7 +131,8 @@ func TestSupplementaryGroups(t *testing.T) {
 }
 
 // TestSupplementaryGroupsEnter: `enter` as the user gets the same groups
-// as the session's own processes, in a jail that denies setgroups.
+// as the session's own processes, in a jail that denies setgroups, and
+// the same $XDG_RUNTIME_DIR.
 func TestSupplementaryGroupsEnter(t *testing.T) {
 	e := newEnv(t, "")
 	w := newGroupWorld(t, "grpent")
@@ -141,6 +142,12 @@ func TestSupplementaryGroupsEnter(t *testing.T) {
 		t.Fatalf("enter: exit %d: %s\n%s", code, serr, out)
 	}
 	w.check(t, out, "self", false)
+	// enter's processes get the masked paths and the runtime dir too.
+	out, serr, code = e.lj("enter", b.sess.ID, "--", "sh", "-c", kernelPathsProbe())
+	if code != 0 {
+		t.Fatalf("enter: exit %d: %s\n%s", code, serr, out)
+	}
+	checkKernelPaths(t, out, w.u.UID, w.u.GID)
 }
 
 // TestSshdSupplementaryGroups: the same through the real OpenSSH client
