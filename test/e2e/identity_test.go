@@ -176,3 +176,17 @@ func TestPAMEnvBothDoors(t *testing.T) {
 		checkPAMEnv(t, out, u.UID)
 	})
 }
+
+// TestSshdShareUserRuntimeDir: logins sharing a jail (share = "user")
+// share its $XDG_RUNTIME_DIR: what one puts there the next one finds.
+func TestSshdShareUserRuntimeDir(t *testing.T) {
+	s := newSSHD(t, "", "[jail]\nshare = \"user\"\n")
+	u := testutil.NewUser(t, "sshxdg")
+	s.authorize(u, "")
+	// startSSH returns once the first line ("ready") is in.
+	s.startSSH(u, `echo here > "$XDG_RUNTIME_DIR/mark"; echo ready; exec sleep 303`)
+	out, serr, code := s.ssh(u, nil, `cat "$XDG_RUNTIME_DIR/mark"`)
+	if code != 0 || strings.TrimSpace(out) != "here" {
+		t.Errorf("second login: exit %d, %q (%s): want the first login's mark", code, out, serr)
+	}
+}
