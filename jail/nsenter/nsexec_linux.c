@@ -392,10 +392,39 @@ static int cmp_gid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+// groups_match says whether the supplementary groups are cfg->groups, as
+// sets (the kernel keeps them sorted, so compare sorted copies).
+static int groups_match(const struct config *cfg)
+{
+	gid_t *want, *got;
+	int n, same;
+
+	n = getgroups(0, NULL);
+	if (n < 0)
+		die("getgroups");
+	if ((size_t)n != cfg->ngroups)
+		return 0;
+	want = xmalloc(cfg->ngroups * sizeof(gid_t));
+	got = xmalloc(cfg->ngroups * sizeof(gid_t));
+	memcpy(want, cfg->groups, cfg->ngroups * sizeof(gid_t));
+	if (getgroups(n, got) != n)
+		die("getgroups");
+	qsort(want, cfg->ngroups, sizeof(gid_t), cmp_gid);
+	qsort(got, cfg->ngroups, sizeof(gid_t), cmp_gid);
+	same = memcmp(want, got, cfg->ngroups * sizeof(gid_t)) == 0;
+	free(want);
+	free(got);
+	return same;
+}
+
 // set_ids becomes uid/gid/groups inside the jail. The order matters:
 // setgroups and setresgid need CAP_SETGID, which setresuid to a non-root id
 // takes away. Afterwards every id is read back, because a silent partial
 // change would leave host-root leftovers in a process the jail controls.
+//
+// The groups held from the host (cfg->host_groups) are kept when the jail
+// sees them as cfg->groups: a group the jail does not map shows as the
+// overflow gid, and setting that inside would give another group.
 //
 // Capabilities need no explicit drop: setns into the user namespace gave the
 // process a full set valid only inside the jail with empty inheritable and
@@ -404,14 +433,11 @@ static void set_ids(const struct config *cfg)
 {
 	uid_t r, e, s;
 	gid_t rg, eg, sg;
-	gid_t *want, *got;
 	int n;
 
-	if (setgroups(cfg->ngroups, cfg->groups) < 0) {
+	if (!groups_match(cfg) && setgroups(cfg->ngroups, cfg->groups) < 0) {
 		// A user namespace whose setgroups file says "deny" refuses
-		// setgroups to everyone. Then the groups are the host groups
-		// taken before setns, which the check below compares with
-		// the ones asked for.
+		// setgroups to everyone; the check below then reports it.
 		if (errno != EPERM)
 			die("setgroups");
 	}
@@ -431,24 +457,14 @@ static void set_ids(const struct config *cfg)
 		fail(EXIT_ENTER, EPERM, "gids are %u/%u/%u, want %u", (unsigned)rg,
 		     (unsigned)eg, (unsigned)sg, (unsigned)cfg->gid);
 
-	// The kernel keeps groups sorted, so compare sorted copies.
 	n = getgroups(0, NULL);
 	if (n < 0)
 		die("getgroups");
 	if ((size_t)n != cfg->ngroups)
 		fail(EXIT_ENTER, EPERM, "%d supplementary groups, want %zu", n,
 		     cfg->ngroups);
-	want = xmalloc(cfg->ngroups * sizeof(gid_t));
-	got = xmalloc(cfg->ngroups * sizeof(gid_t));
-	memcpy(want, cfg->groups, cfg->ngroups * sizeof(gid_t));
-	if (getgroups(n, got) != n)
-		die("getgroups");
-	qsort(want, cfg->ngroups, sizeof(gid_t), cmp_gid);
-	qsort(got, cfg->ngroups, sizeof(gid_t), cmp_gid);
-	if (memcmp(want, got, cfg->ngroups * sizeof(gid_t)) != 0)
+	if (!groups_match(cfg))
 		fail(EXIT_ENTER, EPERM, "supplementary groups differ from the config");
-	free(want);
-	free(got);
 }
 
 // join_cgroups moves the enter process into the session's cgroup (every

@@ -131,23 +131,35 @@ func TestSupplementaryGroups(t *testing.T) {
 }
 
 // TestSupplementaryGroupsEnter: `enter` as the user gets the same groups
-// as the session's own processes, in a jail that denies setgroups, and
-// the same $XDG_RUNTIME_DIR.
+// as the session's own processes, in a jail that denies setgroups and in
+// a root one that allows it (where enter keeps the groups it holds from
+// the host rather than set them again), and the same $XDG_RUNTIME_DIR.
 func TestSupplementaryGroupsEnter(t *testing.T) {
-	e := newEnv(t, "")
-	w := newGroupWorld(t, "grpent")
-	b := e.start(w.u, "sleep 60")
-	out, serr, code := e.lj("enter", b.sess.ID, "--", "sh", "-c", w.probe())
-	if code != 0 {
-		t.Fatalf("enter: exit %d: %s\n%s", code, serr, out)
+	for _, tc := range []struct {
+		mode  string
+		allow bool
+	}{{"self", false}, {"root", true}} {
+		t.Run(fmt.Sprintf("%s/allow_setgroups=%v", tc.mode, tc.allow), func(t *testing.T) {
+			e := newEnv(t, fmt.Sprintf("[jail]\nuser_mode = %q\nallow_setgroups = %v\n", tc.mode, tc.allow))
+			w := newGroupWorld(t, "grpent")
+			b := e.start(w.u, "sleep 60")
+			out, serr, code := e.lj("enter", b.sess.ID, "--", "sh", "-c", w.probe())
+			if code != 0 {
+				t.Fatalf("enter: exit %d: %s\n%s", code, serr, out)
+			}
+			w.check(t, out, tc.mode, tc.allow)
+			// enter's processes get the masked paths and the runtime dir too.
+			out, serr, code = e.lj("enter", b.sess.ID, "--", "sh", "-c", kernelPathsProbe())
+			if code != 0 {
+				t.Fatalf("enter: exit %d: %s\n%s", code, serr, out)
+			}
+			uid, gid := w.u.UID, w.u.GID
+			if tc.mode == "root" {
+				uid, gid = 0, 0
+			}
+			checkKernelPaths(t, out, uid, gid)
+		})
 	}
-	w.check(t, out, "self", false)
-	// enter's processes get the masked paths and the runtime dir too.
-	out, serr, code = e.lj("enter", b.sess.ID, "--", "sh", "-c", kernelPathsProbe())
-	if code != 0 {
-		t.Fatalf("enter: exit %d: %s\n%s", code, serr, out)
-	}
-	checkKernelPaths(t, out, w.u.UID, w.u.GID)
 }
 
 // TestSshdSupplementaryGroups: the same through the real OpenSSH client
