@@ -65,6 +65,7 @@ func (c *Config) Lint(o LintOptions) []Finding {
 	l.shadowed()
 	l.subnets()
 	l.subIDs()
+	l.setgroups()
 	sort.SliceStable(l.out, func(i, j int) bool { return l.out[i].Line < l.out[j].Line })
 	return l.out
 }
@@ -293,6 +294,25 @@ type natUse struct {
 	line   int
 	bridge string
 	subnet netip.Prefix
+}
+
+// setgroups warns where allow_setgroups = true is set in a table whose
+// jail ends up in user_mode "self", which always denies setgroups: the
+// admin meant something the jail will not do.
+func (l *linter) setgroups() {
+	if l.c.Jail.AllowSetgroups && l.c.Jail.UserMode == "self" && l.line("jail", "allow_setgroups") > 0 {
+		l.add(l.line("jail", "allow_setgroups"), true, `[jail]: allow_setgroups = true has no effect with user_mode = "self", which always denies setgroups`)
+	}
+	for i := range l.c.Policies {
+		p := &l.c.Policies[i]
+		if !hasKey(p.override, "allow_setgroups") {
+			continue
+		}
+		if j := l.c.PolicyJail(i); j.AllowSetgroups && j.UserMode == "self" {
+			l.add(l.line(policyPath(i, "jail", "allow_setgroups")...), true,
+				`policy[%d] %q: allow_setgroups = true has no effect with user_mode = "self", which always denies setgroups`, i+1, p.Name)
+		}
+	}
 }
 
 // subnets refuses nat subnets that overlap without being the same pool.

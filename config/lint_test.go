@@ -243,3 +243,14 @@ func keysOf(t reflect.Type, out *[]string) {
 		*out = append(*out, tag)
 	}
 }
+
+// TestLintSetgroups: allow_setgroups = true where the jail is "self"
+// does nothing, which is worth a warning; in a root jail it is fine.
+func TestLintSetgroups(t *testing.T) {
+	none(t, lint(t, "[jail]\nuser_mode = \"root\"\nallow_setgroups = true\n", LintOptions{}))
+	none(t, lint(t, "[[policy]]\nname = \"build\"\n[policy.jail]\nuser_mode = \"root\"\nallow_setgroups = true\n", LintOptions{}))
+	one(t, lint(t, "[jail]\nallow_setgroups = true\n", LintOptions{}),
+		"t.toml:2: warning: [jail]: allow_setgroups = true has no effect", `user_mode = "self"`)
+	one(t, lint(t, "[[policy]]\nname = \"p\"\n[policy.jail]\nallow_setgroups = true\n", LintOptions{}),
+		`t.toml:4: warning: policy[1] "p": allow_setgroups = true has no effect`, "always denies setgroups")
+}

@@ -57,6 +57,7 @@ caps_drop = ["ALL"]
 seccomp = "off"
 seccomp_deny = ["ptrace"]
 nested_userns = true
+allow_setgroups = true
 allow_tcp_forwarding = false
 allow_agent_forwarding = false
 
@@ -107,20 +108,21 @@ func TestLoadEveryKey(t *testing.T) {
 			ProxyProtocolFrom:     []string{"192.0.2.10", "2001:db8::/32"},
 		},
 		Jail: Jail{
-			UserMode:     "root",
-			Rootfs:       "/srv/images/debian",
-			Hostname:     "lab-{user}",
-			Shell:        "/bin/bash",
-			Path:         "/usr/bin:/bin",
-			Lang:         "en_US.UTF-8",
-			TmpSize:      1 << 30,
-			Hide:         []string{"/srv", "/opt/secret"},
-			Share:        "user",
-			CapsAdd:      []string{"CAP_NET_ADMIN", "sys_ptrace"},
-			CapsDrop:     []string{"ALL"},
-			Seccomp:      "off",
-			SeccompDeny:  []string{"ptrace"},
-			NestedUserns: true,
+			UserMode:       "root",
+			Rootfs:         "/srv/images/debian",
+			Hostname:       "lab-{user}",
+			Shell:          "/bin/bash",
+			Path:           "/usr/bin:/bin",
+			Lang:           "en_US.UTF-8",
+			TmpSize:        1 << 30,
+			Hide:           []string{"/srv", "/opt/secret"},
+			Share:          "user",
+			CapsAdd:        []string{"CAP_NET_ADMIN", "sys_ptrace"},
+			CapsDrop:       []string{"ALL"},
+			Seccomp:        "off",
+			SeccompDeny:    []string{"ptrace"},
+			NestedUserns:   true,
+			AllowSetgroups: true,
 			Network: Network{
 				Mode:      "nat",
 				Bridge:    "ljbr0",
@@ -291,6 +293,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"seccomp", "[jail]\nseccomp = \"strict\"\n", `x.toml:2: jail.seccomp: "strict" is not one of "default", "off"`},
 		{"seccomp_deny", "[jail]\nseccomp_deny = [\"ptrace\", \"Mount;\"]\n", `x.toml:2: jail.seccomp_deny[2]: "Mount;" is not a syscall name`},
 		{"policy seccomp", "[[policy]]\n[policy.jail]\nnested_userns = \"yes\"\n", `x.toml:3: policy[1].jail.nested_userns: expected true or false, got a string`},
+		{"allow_setgroups", "[jail]\nallow_setgroups = 1\n", `x.toml:2: jail.allow_setgroups: expected true or false, got an integer`},
+		{"policy allow_setgroups", "[[policy]]\n[policy.jail]\nallow_setgroups = \"yes\"\n", `x.toml:3: policy[1].jail.allow_setgroups: expected true or false, got a string`},
 		{"nofile", "[jail.limits]\nnofile = -5\n", `x.toml:2: jail.limits.nofile: -5 is out of range 0..1073741824`},
 		{"policy jail", "[[policy]]\nname = \"exam\"\n[policy.jail]\nshare = \"x\"\n", `x.toml:4: policy[1].jail.share: "x" is not one of "none", "user"`},
 		{"policy nested", "[[policy]]\n[[policy]]\n[policy.jail.network]\nmode = \"nat\"\nsubnet = \"10.0.0.0/33\"\n", `x.toml:5: policy[2].jail.network.subnet: "10.0.0.0/33" is not a valid IPv4 CIDR`},

@@ -62,6 +62,10 @@ type Jail struct {
 	Seccomp      string   `toml:"seccomp"`       // "default": the built-in filter; "off": none (trusted groups; logged)
 	SeccompDeny  []string `toml:"seccomp_deny"`  // syscalls refused with EPERM beyond the default list
 	NestedUserns bool     `toml:"nested_userns"` // let jailed processes create user namespaces (rootless containers)
+	// AllowSetgroups lets the jail's root (user_mode "root") call
+	// setgroups, and so shed the user's supplementary groups; "self" jails
+	// always deny it.
+	AllowSetgroups bool `toml:"allow_setgroups"`
 
 	// Forwarding through the built-in SSH server; it always happens inside
 	// the jail's network namespace, never the host's. A key's

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 
@@ -152,7 +151,7 @@ func dropMissing(id string, bestEffort bool, missing []missingController) error 
 
 // startInit starts cmd so that the child is born in the session's
 // cgroup, which also roots the cgroup namespace it creates there.
-func (c *sessionCgroup) startInit(cmd *exec.Cmd, _ *os.File) error {
+func (c *sessionCgroup) startInit(cmd *initCmd, _ *os.File) error {
 	if len(c.dirs) == 0 {
 		return cmd.Start()
 	}

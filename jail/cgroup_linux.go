@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,7 +48,7 @@ type cgroupPlacement interface {
 	// in the session's cgroup with its cgroup namespace rooted there
 	// before it runs any code of its own. ctl is the parent's end of the
 	// control socket. On error no init is left running.
-	startInit(cmd *exec.Cmd, ctl *os.File) error
+	startInit(cmd *initCmd, ctl *os.File) error
 }
 
 // Cgroup driver names, as logs and doctor print them.

@@ -41,7 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -89,7 +88,7 @@ type latePlacement struct {
 	place func(pid int) error
 }
 
-func (p *latePlacement) startInit(cmd *exec.Cmd, ctl *os.File) error {
+func (p *latePlacement) startInit(cmd *initCmd, ctl *os.File) error {
 	cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWCGROUP
 	cmd.Env = append(cmd.Env, cgroupnsEnv+"=wait")
 	if err := cmd.Start(); err != nil {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -151,7 +150,7 @@ func (c *sessionCgroup) createV1(limited, plain string, l Limits) error {
 // locked thread in, clone from it, and move it back. Should the way back
 // fail, the goroutine stays locked and the runtime ends the thread with
 // it: nothing else of ours may run in the jail's cgroup.
-func (c *sessionCgroup) startV1(cmd *exec.Cmd) error {
+func (c *sessionCgroup) startV1(cmd *initCmd) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

@@ -7,7 +7,6 @@ package jail
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -97,7 +96,7 @@ func enableV2(root, rel, ctrl string) error {
 // startV2 clones init straight into the session's cgroup
 // (CLONE_INTO_CGROUP), so the cgroup namespace the same clone creates is
 // rooted there.
-func (c *sessionCgroup) startV2(cmd *exec.Cmd) error {
+func (c *sessionCgroup) startV2(cmd *initCmd) error {
 	fd, err := unix.Open(c.dirs[0], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: c.dirs[0], Err: err}

@@ -15,7 +15,10 @@
 //     the hidden "init" verb, into new user, pid, mount, uts, ipc, net and
 //     cgroup namespaces at once, inside the cgroup, with its uid/gid maps
 //     written by the runtime before it runs an instruction of its own and
-//     uid 0 of the new user namespace. Its control socket and the bounding
+//     uid 0 of the new user namespace. The cloning thread holds the
+//     user's groups for the clone (initCmd, initcmd_linux.go): the gid map
+//     maps each at its own gid, and setgroups is denied (unless a root
+//     jail allows it), so inheriting them is the only way in. Its control socket and the bounding
 //     set to keep travel in the environment (_LOGINJAIL_INIT,
 //     _LOGINJAIL_BSET); its stderr is a pipe of JSON log lines.
 //  5. attachNetworkFromParent: a nat jail's veth, address and firewall
@@ -37,10 +40,12 @@
 //  1. Init: ignore SIGPIPE, name the process, log JSON to stderr; the
 //     environment is cleared once the control fd is read; then the setup
 //     message.
-//  2. setupInChild: drop groups; lo up; ping sockets for the jail's groups;
+//  2. setupInChild: lo up; ping sockets for the jail's groups;
 //     hostname; the root filesystem (prepareRootfsInChild: rprivate, scratch
 //     tmpfs, new root, host tree, mount points, hidden paths, read-only,
-//     /proc, /sys, /dev, tmpfs dirs, /etc files, home, pivot_root); rlimits;
+//     /proc, /sys, the kernel paths runc masks (an empty read-only tmpfs
+//     or /dev/null) and makes read-only, /dev, tmpfs dirs, the user's
+//     runtime dir /run/user/<uid>, /etc files, home, pivot_root); rlimits;
 //     the seccomp filter, last, on every thread.
 //  3. ready, then serve the control protocol (protocol.go) on the socket
 //     pair: spawn a process, signal it, report its exit, open sockets in the

@@ -17,12 +17,16 @@ import (
 // namespaces with setns: no request goes to init, so it works while init
 // is stopped or busy.
 type EnterSpec struct {
-	UID, GID   uint32 // inside the jail
-	Dir        string // inside the jail; "/" if it cannot be entered
-	Argv       []string
-	Env        []string
-	Tty        bool // give the process a terminal of the jail's own devpts
-	Rows, Cols uint16
+	UID, GID uint32 // inside the jail
+	// Groups are the supplementary groups inside the jail, HostGroups the
+	// host gids they are (Spec.InsideGroups and Spec.Groups): a jail that
+	// denies setgroups keeps what the process holds when it joins.
+	Groups, HostGroups []uint32
+	Dir                string // inside the jail; "/" if it cannot be entered
+	Argv               []string
+	Env                []string
+	Tty                bool // give the process a terminal of the jail's own devpts
+	Rows, Cols         uint16
 
 	// Confine holds the process to the session's confinement: its
 	// cgroup, rlimits, bounding set, no_new_privs and seccomp filter, as
@@ -70,7 +74,7 @@ func Enter(h *InitHandle, es EnterSpec, stdin, stdout, stderr *os.File) (*exec.C
 		return nil, nil, err
 	}
 	cmd, err := nsenter.Command(nsenter.Config{
-		PidFD: h.FD(), UID: es.UID, GID: es.GID, Cwd: es.Dir,
+		PidFD: h.FD(), UID: es.UID, GID: es.GID, Groups: es.Groups, HostGroups: es.HostGroups, Cwd: es.Dir,
 		Argv: es.Argv, Env: es.Env, Setsid: es.Tty, Confine: confine,
 	})
 	if err != nil {

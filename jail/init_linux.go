@@ -81,9 +81,6 @@ func setupInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
 		name string
 		fn   func() error
 	}{
-		// Drop whatever supplementary groups the runtime left us; the
-		// credential switch at clone already did, this asserts it.
-		{"drop groups", func() error { return unix.Setgroups(nil) }},
 		{"loopback up", netpolicy.LoopbackUp},
 		// ping without CAP_NET_RAW: ICMP datagram sockets for every group
 		// of the jail (a per-netns sysctl, so the host's is untouched).

@@ -33,6 +33,8 @@ type rootfs struct {
 //   - every mount point is created before the tree is made read-only;
 //   - the read-only pass comes before the writable mounts, which must stay
 //     writable;
+//   - the kernel paths are masked right after /proc and /sys are mounted,
+//     before anything can be mounted over them;
 //   - pivot_root comes last, and the old root is detached so no path leads
 //     back to the host.
 func prepareRootfsInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
@@ -50,8 +52,11 @@ func prepareRootfsInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
 		{"make read-only", r.makeReadOnly},
 		{"mount /proc", r.mountProc},
 		{"mount /sys", r.mountSys},
+		{"mask kernel paths", r.maskPaths},
+		{"make kernel paths read-only", r.readOnlyPaths},
 		{"mount /dev", r.mountDev},
 		{"mount tmpfs dirs", r.mountTmpDirs},
+		{"mount the runtime dir", r.mountRuntimeDir},
 		{"bind /etc files", r.bindEtcFiles},
 		{"bind home", r.bindHome},
 		{"pivot_root", r.pivotRoot},
@@ -218,6 +223,72 @@ func (r *rootfs) mountSys() error {
 	return mountInRoot("sysfs", r.root, "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }
 
+// maskedKernelPaths are the /proc and /sys entries runc and Docker mask by
+// default: they reveal host hardware and kernel state (kcore, timers,
+// keyrings, firmware tables) no jailed process needs. A directory gets an
+// empty read-only tmpfs, a file a bind of /dev/null.
+var maskedKernelPaths = []string{
+	"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/sys/firmware", "/sys/devices/virtual/powercap",
+}
+
+// readOnlyKernelPaths are the /proc entries runc and Docker make read-only:
+// writable, they would change the host kernel (sysctls, IRQ affinity,
+// SysRq) for anyone with the capability in the init user namespace; in the
+// jail's user namespace the kernel already refuses most writes, and these
+// read-only binds refuse the rest for every id.
+var readOnlyKernelPaths = []string{
+	"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+}
+
+// maskPaths lays an empty read-only tmpfs over each directory of
+// maskedKernelPaths and binds /dev/null over each file. A path the kernel does
+// not have is skipped.
+func (r *rootfs) maskPaths() error {
+	for _, p := range maskedKernelPaths {
+		fd, err := openInRoot(r.root, p, unix.O_PATH)
+		if err != nil {
+			continue // not on this kernel
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		unix.Close(fd)
+		if err != nil {
+			return &os.PathError{Op: "stat", Path: p, Err: err}
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = mountInRoot("loginjail", r.root, p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0555,size=4k")
+		} else {
+			err = mountInRoot("/dev/null", r.root, p, "", unix.MS_BIND, "")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readOnlyPaths binds each of readOnlyKernelPaths onto itself and makes the
+// bind (and anything under it) read-only, nosuid, nodev and noexec.
+func (r *rootfs) readOnlyPaths() error {
+	for _, p := range readOnlyKernelPaths {
+		fd, err := openInRoot(r.root, p, unix.O_PATH)
+		if err != nil {
+			continue // not on this kernel
+		}
+		err = unix.Mount(fdPath(fd), fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
+		unix.Close(fd)
+		if err != nil {
+			return &mountError{op: "mount", source: p, target: p, flags: unix.MS_BIND | unix.MS_REC, err: err}
+		}
+		if err := setattrInRoot(r.root, p, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // mountTmpDirs gives /tmp, /var/tmp and /run fresh tmpfs instances: a
 // read-only bind of the host's /run would still let a process connect to
 // host sockets (docker, D-Bus, sshd).
@@ -235,6 +306,24 @@ func (r *rootfs) mountTmpDirs() error {
 		}
 	}
 	return nil
+}
+
+// mountRuntimeDir gives the user their XDG_RUNTIME_DIR, /run/user/<uid>:
+// a tmpfs of its own, mode 0700, owned by the user, as pam_systemd makes
+// it on the host. It is the jail's, not the host's: the host's holds
+// sockets (D-Bus, the user's systemd) that lead out of the jail.
+func (r *rootfs) mountRuntimeDir() error {
+	dir := r.spec.RuntimeDir()
+	if fd, err := openInRoot(r.root, "/run", unix.O_PATH|unix.O_DIRECTORY); err != nil {
+		return nil // an image whose /run leads nowhere (mountTmpDirs skipped it too)
+	} else {
+		unix.Close(fd)
+	}
+	if err := mkdirAllInRoot(r.root, dir, 0o755); err != nil {
+		return err
+	}
+	data := fmt.Sprintf("mode=0700,uid=%d,gid=%d,size=%d", r.spec.InsideUID(), r.spec.InsideGID(), r.spec.TmpSize)
+	return mountInRoot("tmpfs", r.root, dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data)
 }
 
 // bindHome binds the user's home read-write at its own path.

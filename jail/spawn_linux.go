@@ -116,7 +116,9 @@ func forkExecInChild(ps *ProcSpec, stdio []*os.File) (int, error) {
 		Env:   ps.Env,
 		Files: fds,
 		Sys: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: ps.UID, Gid: ps.GID, Groups: []uint32{}},
+			// The groups are init's, the user's from the clone: a jail
+			// that denies setgroups could not set any other.
+			Credential: &syscall.Credential{Uid: ps.UID, Gid: ps.GID, NoSetGroups: true},
 			Setsid:     true,
 			Setctty:    tty,
 			Ctty:       0,

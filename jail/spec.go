@@ -37,6 +37,14 @@ type Spec struct {
 	SubUID   uint32 `json:"sub_uid"`   // first id of the user's subordinate uid range
 	SubGID   uint32 `json:"sub_gid"`   // first id of the user's subordinate gid range
 	UserMode string `json:"user_mode"` // UserModeSelf or UserModeRoot
+	// Groups are the user's groups as the host gives them (getgrouplist:
+	// the primary and every supplementary one). Init is cloned holding
+	// them, so every process of the jail has them (MappedGroups).
+	Groups []uint32 `json:"groups"`
+	// AllowSetgroups lets the jail's root call setgroups (UserModeRoot
+	// only); otherwise the user namespace denies it, so no process can
+	// shed the groups.
+	AllowSetgroups bool `json:"allow_setgroups"`
 
 	Rootfs   string   `json:"rootfs"`   // RootfsHost or an absolute image directory (per-session tmpfs overlay)
 	Hostname string   `json:"hostname"` // already expanded from the policy template
@@ -105,11 +113,28 @@ func (s *Spec) Validate() error {
 	if _, err := s.UIDMap(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := s.GIDMap(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(s.Groups) > maxGroups {
+		errs = append(errs, fmt.Errorf("groups: %d, the kernel takes %d", len(s.Groups), maxGroups))
+	}
 	if err := s.Confine.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
+
+// RuntimeDir is the user's XDG_RUNTIME_DIR inside the jail,
+// /run/user/<uid> with the uid they have there.
+func (s *Spec) RuntimeDir() string { return fmt.Sprintf("/run/user/%d", s.InsideUID()) }
+
+// maxGroups is the kernel's NGROUPS_MAX.
+const maxGroups = 65536
+
+// SetgroupsAllowed says whether the jail's user namespace lets its root
+// call setgroups: only in UserModeRoot with AllowSetgroups.
+func (s *Spec) SetgroupsAllowed() bool { return s.UserMode == UserModeRoot && s.AllowSetgroups }
 
 func isCleanAbs(p string) bool {
 	return filepath.IsAbs(p) && filepath.Clean(p) == p

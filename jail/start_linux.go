@@ -79,7 +79,7 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	startErr := cg.startInit(cmd, ctl)
+	startErr := cg.startInit(&initCmd{Cmd: cmd, groups: spec.Groups}, ctl)
 	// The child has its own copies now; ours would keep the control
 	// connection and the log pipe open forever.
 	initEnd.Close()
@@ -240,13 +240,16 @@ func newInitCommand(spec *Spec) (cmd *exec.Cmd, ctl, initEnd, logs *os.File, err
 			Cloneflags:  cloneFlags,
 			UidMappings: toSysMap(um),
 			GidMappings: toSysMap(gm),
-			// The writer of the maps is host root, so allowing setgroups
-			// is safe, and init needs it to drop the groups it inherited
-			// and to give spawned processes theirs.
-			GidMappingsEnableSetgroups: true,
+			// "deny" unless the policy allows the jail's root to shed
+			// the user's groups: the kernel then refuses setgroups to
+			// every process of the jail, as rootless runtimes do.
+			GidMappingsEnableSetgroups: spec.SetgroupsAllowed(),
 			// Become uid 0 of the new namespace: otherwise init runs as
 			// the overflow uid and exec drops every capability it has.
-			Credential: &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}},
+			// The groups are the user's, held by the cloning thread
+			// (initCmd.Start): a jail that denies setgroups can only
+			// inherit them.
+			Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
 			Setsid:     true,
 		},
 	}

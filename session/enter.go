@@ -49,7 +49,7 @@ func (g *Registry) Enter(o EnterOptions) (int, error) {
 	defer h.Close()
 
 	tty := term.IsTerminal(int(o.Stdin.Fd()))
-	es := jail.EnterSpec{UID: r.InsideUID, GID: r.InsideGID, Dir: r.Home, Env: r.Env, Tty: tty,
+	es := jail.EnterSpec{UID: r.InsideUID, GID: r.InsideGID, Groups: r.InsideGroups, HostGroups: r.HostGroups, Dir: r.Home, Env: r.Env, Tty: tty,
 		SessionID: r.ID, HostUID: r.UID, Confine: &r.Confine}
 	if o.Privileged {
 		es.Confine = nil
@@ -57,6 +57,8 @@ func (g *Registry) Enter(o EnterOptions) (int, error) {
 			"session", r.ID, "user", r.User, "root", o.Root, "by_uid", os.Getuid())
 	}
 	if o.Root {
+		// With the user's groups still: the jail's init, its root, was
+		// born with them too.
 		es.UID, es.GID, es.Dir = 0, 0, "/root"
 		es.Env = replaceEnv(r.Env, "HOME=/root", "USER=root", "LOGNAME=root")
 	}

@@ -154,7 +154,9 @@ func (s *Session) ProcSpec(r SpawnReq) jail.ProcSpec {
 	if r.SFTP {
 		ps = s.SFTPServer()
 	}
-	ps.Env = MergeEnv(ps.Env, r.Env)
+	// The client's layers (PAM's, SetEnv) may name the host's runtime
+	// dir (pam_systemd sets it); the jail has its own.
+	ps.Env = MergeEnv(ps.Env, r.Env, []string{"XDG_RUNTIME_DIR=" + s.Spec.RuntimeDir()})
 	ps.Pty, ps.Rows, ps.Cols, ps.Termios = r.Pty, r.Rows, r.Cols, r.Termios
 	return ps
 }

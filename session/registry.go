@@ -48,6 +48,11 @@ type Record struct {
 	SubUID     uint32   `json:"sub_uid"`
 	SubGID     uint32   `json:"sub_gid"`
 	Env        []string `json:"env"`
+	// HostGroups are the user's groups (host gids) the jail was born
+	// with, InsideGroups how the jail sees them: `enter` as the user
+	// takes the same.
+	HostGroups   []uint32 `json:"host_groups,omitempty"`
+	InsideGroups []uint32 `json:"inside_groups,omitempty"`
 	// Network is the NAT attachment's spec, kept so gc can reclaim the
 	// veth, firewall elements and lease after the builder died.
 	Network *netpolicy.Spec `json:"network,omitempty"`

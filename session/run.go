@@ -70,6 +70,7 @@ func newRecord(spec *jail.Spec, res *config.Resolved, who *Identity, shell strin
 		Owner: os.Getpid(), OwnerStart: ownerStart, SessionDir: spec.SessionDir,
 		Home: spec.Home, Shell: shell, InsideUID: spec.InsideUID(), InsideGID: spec.InsideGID(),
 		SubUID: spec.SubUID, SubGID: spec.SubGID, Env: env,
+		HostGroups: spec.Groups, InsideGroups: spec.InsideGroups(),
 		Network: spec.Network, Confine: spec.Confine,
 	}, nil
 }

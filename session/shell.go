@@ -42,7 +42,7 @@ func Shell(o ShellOptions) (int, error) {
 	}
 	defer c.Close()
 	tty := term.IsTerminal(int(o.Stdin.Fd()))
-	req := SpawnReq{Cmd: o.Cmd, Term: os.Getenv("TERM"), SFTP: isSFTP(o.Cmd)}
+	req := SpawnReq{Cmd: o.Cmd, Term: os.Getenv("TERM"), SFTP: isSFTP(o.Cmd), Env: passedEnv(os.Environ())}
 	if req.SFTP {
 		req.Cmd, tty = "", false
 	}
@@ -121,4 +121,30 @@ func hangUpWithParent(p *RemoteProc, parent int) {
 	if parent == 1 || os.Getppid() != parent {
 		p.Signal(syscall.SIGHUP)
 	}
+}
+
+// notPassed are variables of OpenSSH's environment for the ForceCommand
+// the jail does not take: the login environment sets them, they name
+// the host (its terminal, agent socket, display, mailbox, runtime dir),
+// the user's shell made them on the way, or they are loginjail's own.
+var notPassed = map[string]bool{
+	"HOME": true, "USER": true, "LOGNAME": true, "SHELL": true, "PATH": true, "TERM": true,
+	"MAIL": true, "SSH_TTY": true, "SSH_AUTH_SOCK": true, "DISPLAY": true, "XDG_RUNTIME_DIR": true,
+	"SSH_ORIGINAL_COMMAND": true, "PWD": true, "OLDPWD": true, "SHLVL": true, "_": true,
+}
+
+// passedEnv is what of env (OpenSSH's, for `loginjail shell`) reaches
+// the jailed process: PAM's environment (pam_env's LANG, TZ...), the
+// variables the client sent (AcceptEnv) and SSH_CONNECTION and the like,
+// as the sshd front door passes them.
+func passedEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || notPassed[k] || strings.HasPrefix(k, "LOGINJAIL_") || strings.HasPrefix(k, "_LOGINJAIL_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }

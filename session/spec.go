@@ -20,20 +20,22 @@ func SpecFor(cfg *config.Config, r *config.Resolved, who *Identity, ids config.S
 		return nil, fmt.Errorf("user %q: %w", who.Name, err)
 	}
 	spec := &jail.Spec{
-		Network:    network,
-		ID:         id,
-		User:       who.Name,
-		UID:        who.UID,
-		GID:        who.GID,
-		Home:       filepath.Clean(who.Home),
-		SubUID:     ids.UIDStart,
-		SubGID:     ids.GIDStart,
-		UserMode:   r.Jail.UserMode,
-		Rootfs:     r.Jail.Rootfs,
-		Hostname:   config.ExpandHostname(r.Jail.Hostname, who.Name, id),
-		TmpSize:    int64(r.Jail.TmpSize),
-		Hide:       hiddenPaths(cfg, r),
-		SessionDir: filepath.Join(cfg.Server.StateDir, "sessions", id),
+		Network:        network,
+		ID:             id,
+		User:           who.Name,
+		UID:            who.UID,
+		GID:            who.GID,
+		Home:           filepath.Clean(who.Home),
+		SubUID:         ids.UIDStart,
+		SubGID:         ids.GIDStart,
+		UserMode:       r.Jail.UserMode,
+		Groups:         who.Groups,
+		AllowSetgroups: r.Jail.AllowSetgroups,
+		Rootfs:         r.Jail.Rootfs,
+		Hostname:       config.ExpandHostname(r.Jail.Hostname, who.Name, id),
+		TmpSize:        int64(r.Jail.TmpSize),
+		Hide:           hiddenPaths(cfg, r),
+		SessionDir:     filepath.Join(cfg.Server.StateDir, "sessions", id),
 	}
 	if spec.Confine, err = ConfinementFor(r); err != nil {
 		return nil, fmt.Errorf("user %q: %w", who.Name, err)
@@ -97,6 +99,7 @@ func LoginEnv(r *config.Resolved, who *Identity, spec *jail.Spec, shell, term st
 		"SHELL=" + shell,
 		"PATH=" + r.Jail.Path,
 		"LANG=" + r.Jail.Lang,
+		"XDG_RUNTIME_DIR=" + spec.RuntimeDir(),
 	}
 	if term != "" {
 		env = append(env, "TERM="+term)

@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -58,7 +59,7 @@ shell = "/bin/zsh"
 		t.Errorf("builders policy: mode %q inside %d rootfs %q shell %q", spec.UserMode, spec.InsideUID(), spec.Rootfs, ShellFor(r, who))
 	}
 	env := strings.Join(LoginEnv(r, who, spec, "/bin/zsh", "xterm"), " ")
-	if env != "HOME=/home/al_ice/ USER=root LOGNAME=root SHELL=/bin/zsh PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin LANG=C.UTF-8 TERM=xterm" {
+	if env != "HOME=/home/al_ice/ USER=root LOGNAME=root SHELL=/bin/zsh PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin LANG=C.UTF-8 XDG_RUNTIME_DIR=/run/user/0 TERM=xterm" {
 		t.Errorf("env %q", env)
 	}
 
@@ -88,7 +89,7 @@ func TestReplaceEnv(t *testing.T) {
 
 func TestParsePasswdLine(t *testing.T) {
 	id, ok := parsePasswdLine("alice:x:1001:1002:Alice,,,:/home/alice:/bin/bash", "alice")
-	if !ok || *id != (Identity{Name: "alice", UID: 1001, GID: 1002, Home: "/home/alice", Shell: "/bin/bash"}) {
+	if !ok || !reflect.DeepEqual(*id, Identity{Name: "alice", UID: 1001, GID: 1002, Home: "/home/alice", Shell: "/bin/bash"}) {
 		t.Errorf("got %+v %v", id, ok)
 	}
 	for _, line := range []string{"alice:x:1001:1002::/home/alice:/bin/bash", "alicex:x:1:1::/h:/s", "alice:x:bad:1::/h:/s", "alice:x:1:1"} {
@@ -146,5 +147,13 @@ nested_userns = true
 	}
 	if !c.Seccomp.Off || !c.Seccomp.NestedUserns {
 		t.Errorf("trusted seccomp %+v", c.Seccomp)
+	}
+}
+
+func TestPassedEnv(t *testing.T) {
+	got := passedEnv([]string{"LANG=de_DE.UTF-8", "TZ=Europe/Berlin", "HOME=/home/u", "PATH=/bin", "SSH_TTY=/dev/pts/3",
+		"SSH_CONNECTION=192.0.2.1 5 192.0.2.2 22", "LOGINJAIL_CONFIG=/x", "_LOGINJAIL_INIT=3", "XDG_RUNTIME_DIR=/run/user/1000", "SHLVL=1", "junk"})
+	if want := "LANG=de_DE.UTF-8 TZ=Europe/Berlin SSH_CONNECTION=192.0.2.1 5 192.0.2.2 22"; strings.Join(got, " ") != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -6,7 +6,22 @@ import (
 	"os"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/session"
 )
+
+// insideIDs is the user's `id` inside the jail r gives them, or why
+// there is none.
+func insideIDs(r *config.Resolved, user string) string {
+	who, err := session.LookupIdentity(user)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	ids, err := config.LookupSubIDs(who.Name, who.UID)
+	if err != nil {
+		return "no jail (" + err.Error() + ")"
+	}
+	return session.InsideIDs(r, who, ids)
+}
 
 // cmdCheckConfig validates the config, then looks for what loads but is
 // wrong (config.Lint): one line per finding with its file:line on stderr.
@@ -78,6 +93,7 @@ func cmdCheckConfig(argv []string) int {
 		if err := ex.Write(os.Stdout); err != nil {
 			return fail("check-config", err)
 		}
+		fmt.Printf("# inside the jail: %s\n", insideIDs(ex.Resolved, *user))
 	}
 	if *dump {
 		if err := cfg.EncodeTOML(os.Stdout); err != nil {

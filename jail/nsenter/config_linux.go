@@ -13,7 +13,7 @@ import (
 // The wire format is drawn at the top of nsexec_linux.c, which parses it.
 const (
 	magic   = "LJNS"
-	version = 2
+	version = 3
 	// maxConfig bounds the payload (MAX_PAYLOAD in C). 1 MiB is the
 	// default pipe-max-size, and execve takes far less argv and env.
 	maxConfig = 1 << 20
@@ -40,8 +40,8 @@ func encode(cfg Config, childPidFD uint32) ([]byte, error) {
 	if cfg.UID == ^uint32(0) || cfg.GID == ^uint32(0) {
 		return nil, errors.New("nsenter: uid/gid 4294967295 is not an id")
 	}
-	if len(cfg.Groups) > maxGroups {
-		return nil, fmt.Errorf("nsenter: %d groups exceed %d", len(cfg.Groups), maxGroups)
+	if len(cfg.Groups) > maxGroups || len(cfg.HostGroups) > maxGroups {
+		return nil, fmt.Errorf("nsenter: %d groups (%d on the host) exceed %d", len(cfg.Groups), len(cfg.HostGroups), maxGroups)
 	}
 	var flags uint32
 	if cfg.Setsid {
@@ -70,6 +70,10 @@ func encode(cfg Config, childPidFD uint32) ([]byte, error) {
 	b = le.AppendUint32(b, flags)
 	b = le.AppendUint32(b, uint32(len(cfg.Groups)))
 	for _, g := range cfg.Groups {
+		b = le.AppendUint32(b, g)
+	}
+	b = le.AppendUint32(b, uint32(len(cfg.HostGroups)))
+	for _, g := range cfg.HostGroups {
 		b = le.AppendUint32(b, g)
 	}
 	var err error

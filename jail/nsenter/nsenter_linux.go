@@ -54,7 +54,13 @@ type Config struct {
 	// UID and GID are ids inside the jail.
 	UID, GID uint32
 	// Groups are the supplementary groups inside the jail; empty means none.
+	// Where the jail's user namespace denies setgroups they cannot be set
+	// there: the target keeps HostGroups, and Groups must be how the jail
+	// sees them, which the C side checks.
 	Groups []uint32
+	// HostGroups are the host gids the enter process holds before it joins
+	// the jail (replacing host root's own); empty means none.
+	HostGroups []uint32
 	// Cwd is the working directory inside the jail; "/" if chdir fails.
 	Cwd string
 	// Argv is the command; argv[0] without a slash is looked up in the PATH

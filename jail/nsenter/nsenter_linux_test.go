@@ -194,12 +194,19 @@ func TestIDs(t *testing.T) {
 				cfg.UID, cfg.GID, cfg.Groups = tc.uid, tc.gid, tc.groups
 				out, errs, code := run(t, cfg)
 				if deny && len(tc.groups) > 0 {
-					// setgroups is impossible there: refuse, not run
-					// with the wrong groups.
-					if code != ExitEnter || !strings.HasPrefix(errs, "loginjail enter: setgroups: ") {
-						t.Fatalf("exit %d, stderr %q; want %d and a setgroups error", code, errs, ExitEnter)
+					// setgroups is impossible there: without the
+					// host groups held before setns, refuse, not
+					// run with the wrong groups.
+					want := fmt.Sprintf("loginjail enter: 0 supplementary groups, want %d", len(tc.groups))
+					if code != ExitEnter || !strings.HasPrefix(errs, want) {
+						t.Fatalf("exit %d, stderr %q; want %d and %q", code, errs, ExitEnter, want)
 					}
-					return
+					// Holding the host gids the jail maps them from
+					// (host 100000+N is N inside) gives them.
+					for _, g := range tc.groups {
+						cfg.HostGroups = append(cfg.HostGroups, 100000+g)
+					}
+					out, errs, code = run(t, cfg)
 				}
 				if code != 0 || errs != "" {
 					t.Fatalf("exit %d, stderr %q", code, errs)
@@ -367,8 +374,9 @@ func TestBadConfig(t *testing.T) {
 		{"long", with(8, le(uint32(len(good)-12+4))), "config: truncated"},
 		{"trailing", append(with(8, le(uint32(len(good)-12+4))), 0, 0, 0, 0), "config: 4 trailing bytes"},
 		{"groups", with(12+16, le(1<<30)), "config: groups: bad count"},
-		{"cwd", with(12+20, le(1<<30)), "config: cwd: bad length"},
-		{"argv count", with(12+24, le(0)), "config: argv: empty"},
+		{"host groups", with(12+20, le(1<<30)), "config: host groups: bad count"},
+		{"cwd", with(12+24, le(1<<30)), "config: cwd: bad length"},
+		{"argv count", with(12+28, le(0)), "config: argv: empty"},
 		{"flags", with(12+12, le(8)), "config: unknown flags"},
 		{"uid", with(12+4, le(^uint32(0))), "config: uid/gid"},
 	} {

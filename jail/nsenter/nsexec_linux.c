@@ -23,9 +23,10 @@
 // unsigned 32-bit little endian, strings are a length then that many bytes
 // without NUL):
 //
-//   "LJNS" version(=2) payload_len
+//   "LJNS" version(=3) payload_len
 //   payload: pidfd uid gid flags
 //            ngroups gid*ngroups
+//            nhostgroups gid*nhostgroups   held on the host, before setns
 //            cwd
 //            argc str*argc
 //            envc str*envc
@@ -85,7 +86,7 @@
 
 #define ENV_NAME "_LOGINJAIL_NSENTER"
 #define MAGIC "LJNS"
-#define VERSION 2u
+#define VERSION 3u
 // Keep in step with maxConfig in config_linux.go.
 #define MAX_PAYLOAD (1u << 20)
 #define MAX_GROUPS 65536u // NGROUPS_MAX of the kernel
@@ -112,6 +113,8 @@ struct config {
 	uint32_t flags;
 	size_t ngroups;
 	gid_t *groups;
+	size_t nhost_groups;
+	gid_t *host_groups;
 	char *cwd;
 	char **argv;
 	char **envp;
@@ -275,6 +278,10 @@ static void read_config(int fd, struct config *cfg)
 	cfg->groups = xmalloc(cfg->ngroups * sizeof(gid_t));
 	for (size_t i = 0; i < cfg->ngroups; i++)
 		cfg->groups[i] = get_u32(&c, "groups");
+	cfg->nhost_groups = get_count(&c, "host groups", MAX_GROUPS);
+	cfg->host_groups = xmalloc(cfg->nhost_groups * sizeof(gid_t));
+	for (size_t i = 0; i < cfg->nhost_groups; i++)
+		cfg->host_groups[i] = get_u32(&c, "host groups");
 	cfg->cwd = get_str(&c, "cwd");
 	cfg->argv = get_strv(&c, "argv");
 	if (cfg->argv[0] == NULL || cfg->argv[0][0] == '\0')
@@ -385,10 +392,39 @@ static int cmp_gid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+// groups_match says whether the supplementary groups are cfg->groups, as
+// sets (the kernel keeps them sorted, so compare sorted copies).
+static int groups_match(const struct config *cfg)
+{
+	gid_t *want, *got;
+	int n, same;
+
+	n = getgroups(0, NULL);
+	if (n < 0)
+		die("getgroups");
+	if ((size_t)n != cfg->ngroups)
+		return 0;
+	want = xmalloc(cfg->ngroups * sizeof(gid_t));
+	got = xmalloc(cfg->ngroups * sizeof(gid_t));
+	memcpy(want, cfg->groups, cfg->ngroups * sizeof(gid_t));
+	if (getgroups(n, got) != n)
+		die("getgroups");
+	qsort(want, cfg->ngroups, sizeof(gid_t), cmp_gid);
+	qsort(got, cfg->ngroups, sizeof(gid_t), cmp_gid);
+	same = memcmp(want, got, cfg->ngroups * sizeof(gid_t)) == 0;
+	free(want);
+	free(got);
+	return same;
+}
+
 // set_ids becomes uid/gid/groups inside the jail. The order matters:
 // setgroups and setresgid need CAP_SETGID, which setresuid to a non-root id
 // takes away. Afterwards every id is read back, because a silent partial
 // change would leave host-root leftovers in a process the jail controls.
+//
+// The groups held from the host (cfg->host_groups) are kept when the jail
+// sees them as cfg->groups: a group the jail does not map shows as the
+// overflow gid, and setting that inside would give another group.
 //
 // Capabilities need no explicit drop: setns into the user namespace gave the
 // process a full set valid only inside the jail with empty inheritable and
@@ -397,14 +433,12 @@ static void set_ids(const struct config *cfg)
 {
 	uid_t r, e, s;
 	gid_t rg, eg, sg;
-	gid_t *want, *got;
 	int n;
 
-	if (setgroups(cfg->ngroups, cfg->groups) < 0) {
+	if (!groups_match(cfg) && setgroups(cfg->ngroups, cfg->groups) < 0) {
 		// A user namespace whose setgroups file says "deny" refuses
-		// setgroups to everyone. With no groups asked for that is
-		// harmless: the host's groups were dropped before setns.
-		if (!(errno == EPERM && cfg->ngroups == 0))
+		// setgroups to everyone; the check below then reports it.
+		if (errno != EPERM)
 			die("setgroups");
 	}
 	if (setresgid(cfg->gid, cfg->gid, cfg->gid) < 0)
@@ -423,24 +457,14 @@ static void set_ids(const struct config *cfg)
 		fail(EXIT_ENTER, EPERM, "gids are %u/%u/%u, want %u", (unsigned)rg,
 		     (unsigned)eg, (unsigned)sg, (unsigned)cfg->gid);
 
-	// The kernel keeps groups sorted, so compare sorted copies.
 	n = getgroups(0, NULL);
 	if (n < 0)
 		die("getgroups");
 	if ((size_t)n != cfg->ngroups)
 		fail(EXIT_ENTER, EPERM, "%d supplementary groups, want %zu", n,
 		     cfg->ngroups);
-	want = xmalloc(cfg->ngroups * sizeof(gid_t));
-	got = xmalloc(cfg->ngroups * sizeof(gid_t));
-	memcpy(want, cfg->groups, cfg->ngroups * sizeof(gid_t));
-	if (getgroups(n, got) != n)
-		die("getgroups");
-	qsort(want, cfg->ngroups, sizeof(gid_t), cmp_gid);
-	qsort(got, cfg->ngroups, sizeof(gid_t), cmp_gid);
-	if (memcmp(want, got, cfg->ngroups * sizeof(gid_t)) != 0)
+	if (!groups_match(cfg))
 		fail(EXIT_ENTER, EPERM, "supplementary groups differ from the config");
-	free(want);
-	free(got);
 }
 
 // join_cgroups moves the enter process into the session's cgroup (every
@@ -607,9 +631,10 @@ static void __attribute__((noreturn)) nsenter(const char *val)
 	close((int)cfd);
 
 	// Host root's supplementary groups must not follow it into the jail
-	// (group root owns files of a read-only host rootfs). Drop them here,
-	// where it is always allowed, in case the jail denies setgroups.
-	if (setgroups(0, NULL) < 0)
+	// (group root owns files of a read-only host rootfs). Replace them
+	// here, where it is always allowed, with the user's host groups (or
+	// none): a jail that denies setgroups keeps what it inherits.
+	if (setgroups(cfg.nhost_groups, cfg.host_groups) < 0)
 		die("setgroups");
 
 	if (cfg.flags & FLAG_CONFINE) {

@@ -75,6 +75,19 @@ func accountIDs(path string) ([]idRange, error) {
 }
 
 // groupNames returns the group names of an /etc/group file.
+// groupMembers maps each group of an /etc/group file to its
+// supplementary members.
+func groupMembers(content []byte) map[string][]string {
+	out := map[string][]string{}
+	for _, line := range strings.Split(string(content), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) == 4 && f[0] != "" && f[3] != "" {
+			out[f[0]] = strings.Split(f[3], ",")
+		}
+	}
+	return out
+}
+
 func groupNames(content []byte) []string {
 	var names []string
 	for _, line := range strings.Split(string(content), "\n") {

@@ -12,7 +12,8 @@ import (
 // RemoveStaleUsers removes the "ljt-*" accounts that NewUser made in test
 // processes that have since died (a crash, a kill -9), with their homes,
 // groups and /etc/subuid and /etc/subgid lines, so tests can run again; then
-// "ljt-*" groups and subordinate id lines whose account no longer exists.
+// "ljt-*" groups and subordinate id lines whose account no longer exists
+// (a group NewGroup made stays while a kept account is a member).
 // Accounts of test processes still running are spared, so test packages
 // running at the same time keep theirs, and so are "ljt-*" accounts that
 // NewUser did not make (no creator pid in their comment): someone made those
@@ -57,9 +58,10 @@ func RemoveStaleUsers() error {
 
 	// Groups and subid lines whose account is gone.
 	if b, err := os.ReadFile("/etc/group"); err == nil {
+		members := groupMembers(b)
 		for _, g := range groupNames(b) {
-			if !strings.HasPrefix(g, Prefix) || live[g] {
-				continue
+			if !strings.HasPrefix(g, Prefix) || live[g] || anyLive(members[g], live) {
+				continue // NewGroup's groups live as long as a member
 			}
 			if out, err := exec.Command("groupdel", g).CombinedOutput(); err != nil && exitCode(err) != 6 {
 				errs = append(errs, fmt.Errorf("groupdel %s: %v: %s", g, err, strings.TrimSpace(string(out))))
@@ -105,4 +107,14 @@ func subIDStartOf(path, owner string) uint32 {
 		}
 	}
 	return 0
+}
+
+// anyLive says whether one of names is a kept account.
+func anyLive(names []string, live map[string]bool) bool {
+	for _, n := range names {
+		if live[n] {
+			return true
+		}
+	}
+	return false
 }
