@@ -176,7 +176,8 @@ func checkLimits(t *testing.T, g *guest) {
 	pid := g.background(t, 2222, "ljvm-alice", `perl -e '$x = "a" x (512 * 1024 * 1024); print "survived\n"'; echo "status $?"; echo alive; sleep 600`, "/tmp/ljvm-mem.out")
 	g.waitFor(t, "memory hog done", "grep -q alive /tmp/ljvm-mem.out", 2*time.Minute)
 	out = g.sh(t, "cat /tmp/ljvm-mem.out")
-	if !strings.Contains(out, "status 137") || strings.Contains(out, "survived") {
+	// (bash's "Killed" line quotes the command, so match whole lines)
+	if !strings.Contains(out, "\nstatus 137\n") || strings.Contains("\n"+out, "\nsurvived\n") {
 		t.Errorf("memory hog: %q; want it SIGKILLed (137) and the shell alive", out)
 	}
 	s := g.waitSessions(t, "ljvm-alice", 1)[0]

@@ -182,6 +182,7 @@ type session struct {
 	User      string `json:"user"`
 	PID       int    `json:"pid"`
 	Hostname  string `json:"hostname"`
+	Net       string `json:"net"`
 	IP        string `json:"ip"`
 	Frontdoor string `json:"frontdoor"`
 	Policy    string `json:"policy"`
@@ -204,13 +205,20 @@ func (g *guest) sessions(t *testing.T, user string) []session {
 	return mine
 }
 
-// waitSessions waits until user has n live sessions and returns them.
+// waitSessions waits until user has n live sessions, each started (its
+// init's pid known, and its address with nat), and returns them.
 func (g *guest) waitSessions(t *testing.T, user string, n int) []session {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		s := g.sessions(t, user)
-		if len(s) == n {
+		started := len(s) == n
+		for _, x := range s {
+			if x.PID == 0 || (x.Net == "nat" && x.IP == "") {
+				started = false
+			}
+		}
+		if started {
 			return s
 		}
 		if time.Now().After(deadline) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -75,5 +76,13 @@ func buildImage(t *testing.T, dist string) (image, error) {
 		return im, fmt.Errorf("build-image.sh %s: %w\n%s", dist, err, out)
 	}
 	t.Logf("%s: image built in %s", dist, time.Since(start).Round(time.Second))
+	// Images of an older build script are never used again (2 GB each).
+	old, _ := filepath.Glob(filepath.Join(cacheRoot(), dist+"-*"))
+	for _, o := range old {
+		if o != dir && !strings.HasSuffix(o, ".lock") {
+			os.RemoveAll(o)
+			os.Remove(o + ".lock")
+		}
+	}
 	return im, nil
 }
