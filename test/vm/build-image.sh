@@ -61,14 +61,15 @@ cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 root=$work/root
 
-# The initramfs holds only what the guest boots from (virtio disk, ext4):
+# The initramfs holds only what the guest boots from (virtio disk, ext4)
+# and its NIC (loaded early, so eth0 exists before vm-net.service):
 # MODULES=most copies the whole driver tree, which took most of a cold
 # build here and makes a 5 times bigger initrd to decompress under TCG.
 # Written before any package is installed, so the kernel's first
 # initramfs is already the small one.
 initramfs_hook='mkdir -p "$1/etc/initramfs-tools/conf.d" "$1/usr/share/initramfs-tools/modules.d"
 printf "MODULES=list\n" >"$1/etc/initramfs-tools/conf.d/loginjail-vm.conf"
-printf "virtio_pci\nvirtio_blk\next4\n" >"$1/usr/share/initramfs-tools/modules.d/loginjail-vm"'
+printf "virtio_pci\nvirtio_blk\nvirtio_net\next4\n" >"$1/usr/share/initramfs-tools/modules.d/loginjail-vm"'
 
 log "mmdebstrap from $mirror: ${packages[*]}"
 mmdebstrap --quiet --mode=root --variant=apt \
@@ -91,6 +92,8 @@ cat >"$root/etc/systemd/system/vm-net.service" <<'UNIT'
 Description=VM test network (qemu user networking, static)
 Before=network.target ssh.service
 Wants=network.target
+BindsTo=sys-subsystem-net-devices-eth0.device
+After=sys-subsystem-net-devices-eth0.device
 
 [Service]
 Type=oneshot
