@@ -167,6 +167,7 @@ func checkCgroups(h Host, s *scope) []Result {
 	}
 	sort.Strings(avail)
 	out = append(out, Result{"cgroups", OK, mode + ", controllers: " + strings.Join(avail, " "), ""})
+	out = append(out, cgroupDriver(h, v2))
 	for _, n := range controllerNeeds(s, v2) {
 		name := "cgroup " + n.limitName
 		var why string
@@ -252,4 +253,26 @@ func v1Missing(h Host, mounts []mountEntry, n *need) string {
 		}
 	}
 	return fmt.Sprintf("%s has no %s", dir, strings.Join(n.files, " or "))
+}
+
+// cgroupDriver says which cgroup driver loginjail uses here and why: the
+// same test as jail's (systemd is PID 1 when /run/systemd/system exists,
+// as sd_booted(3) checks; unified when /sys/fs/cgroup is cgroup2).
+func cgroupDriver(h Host, v2 bool) Result {
+	const name = "cgroup driver"
+	booted := h.exists("/run/systemd/system")
+	switch {
+	case booted && v2:
+		if !h.exists("/run/dbus/system_bus_socket") && !h.exists("/run/systemd/private") {
+			return Result{name, Fail, "systemd (PID 1 is systemd, cgroup v2) but neither /run/dbus/system_bus_socket nor /run/systemd/private exists: jails cannot get their scopes",
+				"start dbus (apt install dbus) or check systemd"}
+		}
+		return Result{name, OK, "systemd: PID 1 is systemd (/run/systemd/system exists) and /sys/fs/cgroup is cgroup v2, so each jail is a transient scope loginjail-<id>.scope in loginjail.slice", ""}
+	case booted:
+		return Result{name, OK, "cgroupfs: PID 1 is systemd but /sys/fs/cgroup is not cgroup v2 (v1 or hybrid), so jails get loginjail's own cgroups under /sys/fs/cgroup/<controller>/loginjail", ""}
+	case v2:
+		return Result{name, OK, "cgroupfs: systemd is not PID 1 (no /run/systemd/system), so jails get loginjail's own cgroups under /sys/fs/cgroup/loginjail", ""}
+	default:
+		return Result{name, OK, "cgroupfs: systemd is not PID 1 (no /run/systemd/system) and /sys/fs/cgroup is not cgroup v2, so jails get loginjail's own cgroups under /sys/fs/cgroup/<controller>/loginjail", ""}
+	}
 }

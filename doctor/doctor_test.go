@@ -371,3 +371,22 @@ func TestHostKeysAndStateDir(t *testing.T) {
 	cfg, _ = config.Parse("t.toml", []byte("[server]\nhost_keys = [\"/etc/lj/key\"]\n"))
 	one(t, Run(cfg, fakeHost(t, f)), "host key", Fail, "no such file")
 }
+
+// TestCgroupDriver checks doctor names the driver jail picks, and why.
+func TestCgroupDriver(t *testing.T) {
+	f := base() // v2, no /run/systemd/system
+	one(t, run(t, f, ""), "cgroup driver", OK, "cgroupfs: systemd is not PID 1")
+
+	f["/run/systemd/system"] = "<dir>"
+	f["/run/systemd/private"] = ""
+	one(t, run(t, f, ""), "cgroup driver", OK, "systemd: PID 1 is systemd")
+
+	delete(f, "/run/systemd/private")
+	one(t, run(t, f, ""), "cgroup driver", Fail, "cannot get their scopes")
+	f["/run/dbus/system_bus_socket"] = ""
+	one(t, run(t, f, ""), "cgroup driver", OK, "loginjail-<id>.scope in loginjail.slice")
+
+	f["/proc/self/mountinfo"] = "30 1 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro\n" +
+		"31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+	one(t, run(t, f, ""), "cgroup driver", OK, "cgroupfs: PID 1 is systemd but /sys/fs/cgroup is not cgroup v2")
+}

@@ -212,3 +212,64 @@ func TestCgroupV2CloneInto(t *testing.T) {
 		t.Errorf("%s left after Stop", rel)
 	}
 }
+
+// lateTestDriver is the cgroupfs driver on a unified mount that places
+// init the systemd driver's way: cloned without a cgroup namespace,
+// moved in by a cgroup.procs write where systemd would move it into its
+// scope, then released to make the namespace in its C prestart.
+type lateTestDriver struct{ cgroupfsDriver }
+
+func (d lateTestDriver) createFromParent(spec *Spec) (cgroupPlacement, error) {
+	c, err := createCgroupFromParent(d.host, spec)
+	if err != nil {
+		return nil, err
+	}
+	dir := c.dirs[0]
+	return &latePlacement{place: func(pid int) error {
+		return writeCgroupFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid))
+	}}, nil
+}
+
+// TestLateCgroupNamespace proves the systemd driver's order on this
+// host: init, moved after its clone, still has its cgroup namespace
+// rooted at the session's cgroup, and serves as usual.
+func TestLateCgroupNamespace(t *testing.T) {
+	requireRoot(t)
+	h := hostCgroups
+	if !h.v2 {
+		const unified = "/sys/fs/cgroup/unified"
+		var st unix.Statfs_t
+		if err := unix.Statfs(unified, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+			t.Skip("no cgroup2 mount at " + unified)
+		}
+		h = cgroupHost{v2: true, root: unified}
+	}
+	saved := currentCgroupDriver
+	currentCgroupDriver = func() cgroupDriver { return lateTestDriver{cgroupfsDriver{host: h}} }
+	defer func() { currentCgroupDriver = saved }()
+	spec := testSpec(t, UserModeSelf)
+	j, err := Start(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer j.Stop(time.Second)
+	rel, _ := cgroupRel(spec.ID, spec.UID, false)
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", j.Pid))
+	if !strings.Contains(string(b), "0::/"+rel+"\n") {
+		t.Errorf("init's cgroups on the host:\n%s\nwant 0::/%s", b, rel)
+	}
+	out, serr, code := runIn(t, j, 4242, 4242, "cat", "/proc/self/cgroup")
+	if code.Code != 0 || !strings.Contains(out, "0::/\n") {
+		t.Errorf("inside: %q %q: want 0::/", out, serr)
+	}
+	// Init made its own namespace: not the host's.
+	host, _ := os.Readlink("/proc/self/ns/cgroup")
+	jail, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/cgroup", j.Pid))
+	if host == "" || host == jail {
+		t.Errorf("jail cgroup ns %q, host %q: want a new one", jail, host)
+	}
+	j.Stop(time.Second)
+	if _, err := os.Stat(filepath.Join(h.root, rel)); err == nil {
+		t.Errorf("%s left after Stop", rel)
+	}
+}

@@ -3,10 +3,8 @@ package jail
 import (
 	"bufio"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -55,36 +53,11 @@ func enterConfine(es EnterSpec) (*nsenter.Confine, error) {
 		}
 		nc.Seccomp = SeccompBytes(f)
 	}
-	nc.CgroupProcs, err = sessionCgroupProcs(hostCgroups, es.SessionID, es.HostUID, c.Limits.PerUser)
+	nc.CgroupProcs, err = currentCgroupDriver().procsFiles(es.SessionID, es.HostUID, c.Limits.PerUser)
 	if err != nil {
 		return nil, err
 	}
 	return nc, nil
-}
-
-// sessionCgroupProcs finds the cgroup.procs files of a live session.
-func sessionCgroupProcs(h cgroupHost, id string, uid uint32, perUser bool) ([]string, error) {
-	rel, _ := cgroupRel(id, uid, perUser)
-	var dirs []string
-	if h.v2 {
-		dirs = []string{filepath.Join(h.root, rel)}
-	} else {
-		for _, ctrl := range v1Controllers {
-			if v1Mounted(filepath.Join(h.root, ctrl)) {
-				dirs = append(dirs, filepath.Join(h.root, ctrl, rel))
-			}
-		}
-	}
-	var out []string
-	for _, d := range dirs {
-		if _, err := os.Stat(d); err != nil {
-			// Started where no cgroupfs was mounted: nothing to join.
-			slog.Warn("enter: the session has no cgroup here", "dir", d)
-			continue
-		}
-		out = append(out, filepath.Join(d, "cgroup.procs"))
-	}
-	return out, nil
 }
 
 // Enter starts es in the jail of h. Without Tty the process uses stdin,

@@ -13,10 +13,19 @@ package jail
 // by the host's root, so nothing inside can ptrace init or open its exe.
 // And every inherited descriptor but stdio and the control socket is
 // closed before anything can use it.
+//
+// Under the systemd cgroup driver init is cloned without a cgroup
+// namespace: systemd can only put an existing process into a scope. Then
+// the prestart first waits for the parent's word that init is in its
+// scope, and makes the namespace itself while it is still one thread, so
+// the namespace is rooted at the scope (cgroup_systemd_linux.go).
 
 /*
 #cgo CFLAGS: -Wall -Werror
+#define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +36,10 @@ package jail
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
+#endif
+
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
 #endif
 
 #ifndef PR_CAP_AMBIENT
@@ -58,6 +71,33 @@ static void close_inherited(const char *ctl)
 		init_die("close_range");
 }
 
+// wait_cgroup_placement blocks until the parent sends 'C' on the control
+// socket (init is in its scope now), then makes the cgroup namespace.
+// The socket may be non-blocking: poll first.
+static void wait_cgroup_placement(const char *ctl)
+{
+	int fd = (int)strtol(ctl, NULL, 10);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b = 0;
+	ssize_t n;
+
+	while (poll(&p, 1, -1) < 0) {
+		if (errno != EINTR)
+			init_die("poll for cgroup placement");
+	}
+	do {
+		n = read(fd, &b, 1);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		init_die("wait for cgroup placement");
+	if (n != 1 || b != 'C') {
+		errno = EPROTO;
+		init_die("wait for cgroup placement");
+	}
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		init_die("unshare CLONE_NEWCGROUP");
+}
+
 __attribute__((constructor)) static void loginjail_init_prestart(void)
 {
 	const char *ctl = getenv("_LOGINJAIL_INIT");
@@ -68,6 +108,8 @@ __attribute__((constructor)) static void loginjail_init_prestart(void)
 	if (ctl == NULL)
 		return;
 	close_inherited(ctl);
+	if (getenv("_LOGINJAIL_CGROUPNS") != NULL)
+		wait_cgroup_placement(ctl);
 	if (v == NULL) {
 		errno = EINVAL;
 		init_die("_LOGINJAIL_BSET missing");

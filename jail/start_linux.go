@@ -39,7 +39,7 @@ type Jail struct {
 	cmd    *exec.Cmd
 	ctl    *client
 	done   chan struct{} // closed once init has exited and been reaped
-	cgroup *sessionCgroup
+	cgroup cgroupPlacement
 }
 
 // Start builds the jail that spec describes and returns once its init has
@@ -63,13 +63,14 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 	if spec.Confine.Seccomp.Off {
 		slog.Warn("seccomp filter off by policy", "session", spec.ID, "user", spec.User)
 	}
-	cg, err := createCgroupFromParent(hostCgroups, spec)
+	cgroups := currentCgroupDriver()
+	cg, err := cgroups.createFromParent(spec)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if retErr != nil {
-			if err := removeCgroup(hostCgroups, spec.ID, spec.UID); err != nil {
+			if err := cgroups.remove(spec.ID, spec.UID); err != nil {
 				slog.Warn("remove cgroup after failed start", "session", spec.ID, "err", err)
 			}
 		}
@@ -79,7 +80,7 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	startErr := cg.startInCgroup(cmd)
+	startErr := cg.startInit(cmd, ctl)
 	// The child has its own copies now; ours would keep the control
 	// connection and the log pipe open forever.
 	initEnd.Close()
@@ -384,7 +385,7 @@ func (j *Jail) Stop(grace time.Duration) error {
 // releaseNetwork undoes the NAT attachment and removes the session's
 // cgroup once init is gone.
 func (j *Jail) releaseNetwork() error {
-	if err := removeCgroup(hostCgroups, j.Spec.ID, j.Spec.UID); err != nil {
+	if err := currentCgroupDriver().remove(j.Spec.ID, j.Spec.UID); err != nil {
 		slog.Warn("remove cgroup", "session", j.Spec.ID, "err", err)
 	}
 	if j.Net == nil {
