@@ -151,6 +151,9 @@ func checkRestart(t *testing.T, g *guest) {
 		t.Errorf("stream stopped after restart: %d lines, then %d", a, b)
 	}
 	g.sh(t, fmt.Sprintf("kill -0 %d", pid))
+	if out := g.sh(t, "systemctl is-active loginjail-"+s.ID+".scope || true"); strings.TrimSpace(out) != "active" {
+		t.Errorf("scope of the live session after a service restart: %q, want active", out)
+	}
 	cg := g.cgroupOf(t, s.PID)
 	g.sh(t, fmt.Sprintf("kill %d", pid))
 	g.gone(t, s, cg)
@@ -200,8 +203,30 @@ func checkLimits(t *testing.T, g *guest) {
 		t.Errorf("server changed after the OOM: main pid %s -> %s", mainPID, now)
 	}
 	t.Logf("%s: session cgroup %s", g.im.dist, cg)
+	g.checkScope(t, s, cg)
 	g.sh(t, fmt.Sprintf("kill %d", pid))
 	g.gone(t, s, cg)
+}
+
+// checkScope: with systemd as PID 1 on cgroup v2 the jail is a transient
+// scope loginjail-<id>.scope in loginjail.slice, which `systemctl status`
+// shows, and whose own properties are the limits of guestConfig.
+func (g *guest) checkScope(t *testing.T, s session, cg string) {
+	t.Helper()
+	scope := "loginjail-" + s.ID + ".scope"
+	if want := "/sys/fs/cgroup/loginjail.slice/" + scope; cg != want {
+		t.Errorf("session cgroup %s, want %s", cg, want)
+	}
+	out, errs, err := g.run("systemctl status --no-pager "+scope, time.Minute)
+	if err != nil || !strings.Contains(out, fmt.Sprint(s.PID)) || !strings.Contains(out, "active (running)") {
+		t.Errorf("systemctl status %s (err %v) does not show the running jail (init %d):\n%s%s", scope, err, s.PID, out, errs)
+	}
+	props := g.sh(t, "systemctl show -p Slice -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec -p Delegate "+scope)
+	for _, want := range []string{"Slice=loginjail.slice\n", "MemoryMax=67108864\n", "TasksMax=64\n", "CPUQuotaPerSecUSec=500ms\n", "Delegate=yes\n"} {
+		if !strings.Contains(props, want) {
+			t.Errorf("%s: want %q among its properties:\n%s", scope, strings.TrimSpace(want), props)
+		}
+	}
 }
 
 // checkPerUser: per_user = true puts a user's sessions under one cgroup

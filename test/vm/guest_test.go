@@ -240,8 +240,8 @@ func (g *guest) cgroupOf(t *testing.T, pid int) string {
 }
 
 // gone waits until nothing of session s is left in the guest: not in
-// `loginjail ps`, its cgroup directory removed, no mount and no state
-// file naming its id, its init gone.
+// `loginjail ps`, its cgroup directory and its scope unit gone, no mount
+// and no state file naming its id, its init gone.
 func (g *guest) gone(t *testing.T, s session, cgroup string) {
 	t.Helper()
 	script := fmt.Sprintf(`
@@ -251,6 +251,7 @@ loginjail ps --json | grep -q '"id": *"%[1]s"' && left="$left ps"
 findmnt -rn -o TARGET | grep -F %[1]s && left="$left mount"
 [ -d /run/loginjail ] && find /run/loginjail /var/lib/loginjail -name '*%[1]s*' | grep . && left="$left state"
 [ -e /proc/%[3]d ] && [ "$(cat /proc/%[3]d/comm 2>/dev/null)" != "" ] && grep -q loginjail /proc/%[3]d/cmdline 2>/dev/null && left="$left init"
+systemctl list-units --all --no-legend 'loginjail-%[1]s.scope' | grep . && left="$left scope"
 echo "left:$left"
 `, s.ID, cgroup, s.PID)
 	deadline := time.Now().Add(30 * time.Second)
