@@ -83,8 +83,11 @@ echo none`, dir, file))
 func checkDoctor(t *testing.T, g *guest) {
 	out, errs, err := g.run("loginjail doctor", 2*time.Minute)
 	t.Logf("%s loginjail doctor (err %v):\n%s%s", g.im.dist, err, out, errs)
-	if !strings.Contains(out, "kernel") || strings.Contains(out, "fail kernel") {
-		t.Errorf("doctor's kernel line missing or failing")
+	if !strings.Contains(out, "ok   kernel: Linux ") {
+		t.Errorf("doctor's kernel line missing or not ok")
+	}
+	if !strings.Contains(out, "ok   cgroup driver: systemd") {
+		t.Errorf("doctor does not name the systemd cgroup driver")
 	}
 }
 
@@ -252,8 +255,23 @@ func checkPerUser(t *testing.T, g *guest) {
 	}
 }
 
-// checkRootfsHost: the default rootfs is the host's / read-only.
+// sftpRoundTrip uploads a file with the guest's OpenSSH sftp client and
+// reads it back from the user's home (the jail's home is the host's).
+func (g *guest) sftpRoundTrip(t *testing.T, port int, user string) {
+	t.Helper()
+	out := g.sh(t, fmt.Sprintf(`echo ljvm-sftp-$$ >/tmp/ljvm-sftp.txt
+printf 'put /tmp/ljvm-sftp.txt sftp-up.txt\nget sftp-up.txt /tmp/ljvm-sftp-back.txt\n' | sftp -q -b - -P %d %s@127.0.0.1 >/dev/null
+cmp /tmp/ljvm-sftp.txt /tmp/ljvm-sftp-back.txt && cmp /tmp/ljvm-sftp.txt /home/%s/sftp-up.txt && echo same
+rm -f /home/%s/sftp-up.txt /tmp/ljvm-sftp.txt /tmp/ljvm-sftp-back.txt`, port, user, user, user))
+	if strings.TrimSpace(out) != "same" {
+		t.Errorf("sftp to port %d as %s: %q", port, user, out)
+	}
+}
+
+// checkRootfsHost: the default rootfs is the host's / read-only; the
+// home is writable (over sftp too).
 func checkRootfsHost(t *testing.T, g *guest) {
+	g.sftpRoundTrip(t, 2222, "ljvm-alice")
 	out := g.sh(t, login(2222, "ljvm-alice", "touch /usr/ljvm-probe 2>&1; findmnt -no OPTIONS /; cat /etc/hostname"))
 	if !strings.Contains(out, "Read-only file system") || !strings.HasPrefix(strings.Split(out, "\n")[1], "ro") {
 		t.Errorf("host rootfs not read-only: %q", out)
@@ -336,6 +354,7 @@ systemctl reload ssh`)
 	if out := g.sh(t, login(22, "ljvm-pam", "hostname; id -un")); !strings.HasPrefix(out, "ljvm-pam-") || !strings.Contains(out, "\nljvm-pam\n") {
 		t.Errorf("PAM login: %q, want a jail hostname ljvm-pam-<id> and the user", out)
 	}
+	g.sftpRoundTrip(t, 22, "ljvm-pam")
 
 	// logout
 	pid := g.background(t, 22, "ljvm-pam", "sleep 600", "/tmp/ljvm-pam1.out")
