@@ -4,10 +4,13 @@
 #                embedded defaults (every login jailed)
 #   make shell   the same build, then a jailed shell for $SUDO_USER
 #                (JAIL_USER=name for another user), no SSH needed
-#   make test    install dependencies, build, go vet and the whole test suite
-#                but the VM tests (end-to-end tests need root: sudo make test)
+#   make test    install dependencies, build, tidy-check, vulncheck, go vet and
+#                the whole test suite but the VM tests (end-to-end tests need
+#                root: sudo make test)
 #   make vm-test the VM test bed (test/vm): the .deb in Debian 12 and 13
 #                guests under qemu, systemd as PID 1 on cgroup v2 (root)
+#   make tidy-check  fail when `go mod tidy` would change go.mod or go.sum
+#   make vulncheck   govulncheck: fail on vulnerable code the program calls
 #   make bench   run bench/*.sh
 #   make deps    install build/run/test dependencies (packaging/deps.sh, root)
 #   make man     man pages loginjail(8), loginjail.toml(5) from docs/man/*.md
@@ -26,15 +29,18 @@ endif
 # Prerequisites run in the order written (deps before build before tests).
 .NOTPARALLEL:
 
-.PHONY: all deps build run shell test vm-test bench clean man deb
+.PHONY: all deps build run shell test vm-test tidy-check vulncheck bench clean man deb
 
 all: build
 
 deps:
 	bash packaging/deps.sh
 
+# The revision is stamped by hand: this machine's GOFLAGS has -buildvcs=false,
+# and Go does not stamp builds from a git worktree either.
+REVISION := $(shell git rev-parse HEAD 2>/dev/null)
 build:
-	$(GO) build -o $(BIN) ./cmd/loginjail
+	$(GO) build -ldflags "-X main.revision=$(REVISION)" -o $(BIN) ./cmd/loginjail
 
 run: deps build
 	./$(BIN) sshd
@@ -48,7 +54,7 @@ shell: deps build
 # LOGINJAIL_BIN hands the binary built above to the end-to-end tests, so
 # test/testutil.Binary does not build it again in every test package.
 # test/vm is left to `make vm-test`: it builds VM images and boots guests.
-test: deps build
+test: deps build tidy-check vulncheck
 	$(GO) vet ./...
 	LOGINJAIL_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 40m $$($(GO) list ./... | grep -v /test/vm)
 
@@ -57,6 +63,34 @@ test: deps build
 # boots both with qemu and proves the package in them.
 vm-test: deps deb
 	LOGINJAIL_DEB=$$(ls -t $(CURDIR)/bin/loginjail_*.deb | head -n1) $(GO) test -count=1 -timeout 40m -v ./test/vm/
+
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "tidy-check: go.mod/go.sum are not tidy (the diff above): run go mod tidy"; exit 1; }
+
+# govulncheck at a pinned version, from the module proxy; it exits 3 when
+# the code calls a vulnerable function. Its database comes through the
+# module proxy too (vuln.go.dev may be out of reach where only the proxy
+# is): golang.org/x/vulndb at VULNDB_VERSION (latest: the newest
+# advisories) is the database's source, data/osv/*.json, which vulndb's own
+# indexdb (pinned with the tool) turns into the file:// layout govulncheck
+# reads, once per data version under bin/vulndb/.
+GOVULNCHECK_VERSION ?= v1.9.0
+VULNDB_TOOLS_VERSION ?= v0.0.0-20261105234957-e22db6528018
+VULNDB_VERSION ?= latest
+vulncheck:
+	@set -e; \
+	data=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"\(Version\|Dir\)": "\(.*\)",$$/\2/p' | tr '\n' ' '); \
+	set -- $$data; version=$$1; dir=$$2; \
+	[ -n "$$version" ] && [ -d "$$dir/data/osv" ] || { echo "vulncheck: no vulndb data from the module proxy"; exit 1; }; \
+	db=$(CURDIR)/bin/vulndb/$$version; \
+	if [ ! -s "$$db/index/modules.json" ]; then \
+		echo "vulncheck: indexing golang.org/x/vulndb@$$version"; \
+		rm -rf "$$db" "$$db.tmp"; mkdir -p "$$(dirname "$$db")"; \
+		$(GO) run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_TOOLS_VERSION) -vulns "$$dir/data/osv" -out "$$db.tmp"; \
+		mv "$$db.tmp" "$$db"; \
+	fi; \
+	echo "vulncheck: govulncheck $(GOVULNCHECK_VERSION), database golang.org/x/vulndb@$$version"; \
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db "file://$$db" ./...
 
 bench: build
 	@found=0; \

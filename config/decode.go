@@ -103,7 +103,11 @@ func (d *decoder) table(tree map[string]any, v reflect.Value, a at, skip ...stri
 		ka := a.child(k)
 		i, ok := fields[k]
 		if !ok {
-			d.errs.add(d.index.lineOf(ka.path), "", fmt.Sprintf("unknown key %q", ka.display), nil)
+			msg := fmt.Sprintf("unknown key %q", ka.display)
+			if near := nearestKey(k, fields, skip...); near != "" {
+				msg += fmt.Sprintf("; did you mean %q?", near)
+			}
+			d.errs.add(d.index.lineOf(ka.path), "", msg, nil)
 			continue
 		}
 		d.value(tree[k], v.Field(i), ka)

@@ -62,6 +62,7 @@ func parse(file, src string, base *Config) (*Config, error) {
 	d := &decoder{index: indexLines(src), errs: errs}
 	c := base
 	c.Source = file
+	c.lines = d.index
 	d.table(tree, reflect.ValueOf(c).Elem(), at{}, "policy")
 	if raw, ok := tree["policy"]; ok {
 		c.Policies = d.policies(raw, c.Jail)

@@ -40,6 +40,7 @@ permit_user_environment = true
 accept_env = ["TERM"]
 authorized_keys_file = ".ssh/authorized_keys /etc/keys/%u"
 banner = "/etc/issue.net"
+proxy_protocol_from = ["192.0.2.10", "2001:db8::/32"]
 
 [jail]
 user_mode = "root"
@@ -103,6 +104,7 @@ func TestLoadEveryKey(t *testing.T) {
 			AcceptEnv:             []string{"TERM"},
 			AuthorizedKeysFile:    ".ssh/authorized_keys /etc/keys/%u",
 			Banner:                "/etc/issue.net",
+			ProxyProtocolFrom:     []string{"192.0.2.10", "2001:db8::/32"},
 		},
 		Jail: Jail{
 			UserMode:     "root",
@@ -133,6 +135,7 @@ func TestLoadEveryKey(t *testing.T) {
 		},
 	}
 	want.Source = c.Source
+	want.lines = c.lines
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", *c, want)
 	}
@@ -177,6 +180,7 @@ func TestLoadKeepsDefaults(t *testing.T) {
 	want := Default()
 	want.Jail.Network.Mode = "nat"
 	want.Source = c.Source
+	want.lines = c.lines // where the file's keys are, not part of the values
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}
@@ -194,24 +198,30 @@ func loadErr(t *testing.T, content string) string {
 	return strings.ReplaceAll(err.Error(), p, "x.toml")
 }
 
+// TestLoadUnknownKeys: an unknown key is named with its line and, when a
+// known key of its table is a small typo away, that key.
 func TestLoadUnknownKeys(t *testing.T) {
 	tests := []struct {
 		name, content, want string
 	}{
 		{"top", "listen = 1\n", `x.toml:1: unknown key "listen"`},
-		{"top table", "\n[servr]\nlisten = \":22\"\n", `x.toml:2: unknown key "servr"`},
-		{"server", "[server]\nlisten = \":22\"\nmax_auth_try = 3\n", `x.toml:3: unknown key "server.max_auth_try"`},
-		{"jail", "[jail]\n\n\nhostnme = \"x\"\n", `x.toml:4: unknown key "jail.hostnme"`},
-		{"network", "[jail.network]\nmode = \"nat\"\nbridg = \"x\"\n", `x.toml:3: unknown key "jail.network.bridg"`},
-		{"limits", "[jail.limits]\nmemroy = \"1G\"\n", `x.toml:2: unknown key "jail.limits.memroy"`},
-		{"dotted", "[jail]\nlimits.cpus = 2\n", `x.toml:2: unknown key "jail.limits.cpus"`},
-		{"inline", "[jail]\nnetwork = { mode = \"nat\",\n  brige = \"x\" }\n", `x.toml:3: unknown key "jail.network.brige"`},
-		{"quoted", "[jail]\n\"host name\" = \"x\"\n", `x.toml:2: unknown key "jail.\"host name\""`},
-		{"policy", "[[policy]]\nname = \"a\"\n[[policy]]\nname = \"b\"\nmatch_user = [\"x\"]\n", `x.toml:5: unknown key "policy[2].match_user"`},
-		{"policy jail", "[[policy]]\n[policy.jail]\nhostnme = \"x\"\n", `x.toml:3: unknown key "policy[1].jail.hostnme"`},
+		{"top table", "\n[servr]\nlisten = \":22\"\n", `x.toml:2: unknown key "servr"; did you mean "server"?`},
+		{"server", "[server]\nlisten = \":22\"\nmax_auth_try = 3\n", `x.toml:3: unknown key "server.max_auth_try"; did you mean "max_auth_tries"?`},
+		{"jail", "[jail]\n\n\nhostnme = \"x\"\n", `x.toml:4: unknown key "jail.hostnme"; did you mean "hostname"?`},
+		{"network", "[jail.network]\nmode = \"nat\"\nbridg = \"x\"\n", `x.toml:3: unknown key "jail.network.bridg"; did you mean "bridge"?`},
+		{"limits", "[jail.limits]\nmemroy = \"1G\"\n", `x.toml:2: unknown key "jail.limits.memroy"; did you mean "memory"?`},
+		{"dotted", "[jail]\nlimits.cpus = 2\n", `x.toml:2: unknown key "jail.limits.cpus"; did you mean "cpu"?`},
+		{"inline", "[jail]\nnetwork = { mode = \"nat\",\n  brige = \"x\" }\n", `x.toml:3: unknown key "jail.network.brige"; did you mean "bridge"?`},
+		{"quoted", "[jail]\n\"host name\" = \"x\"\n", `x.toml:2: unknown key "jail.\"host name\""; did you mean "hostname"?`},
+		{"policy", "[[policy]]\nname = \"a\"\n[[policy]]\nname = \"b\"\nmatch_user = [\"x\"]\n", `x.toml:5: unknown key "policy[2].match_user"; did you mean "match_users"?`},
+		{"policy jail", "[[policy]]\n[policy.jail]\nhostnme = \"x\"\n", `x.toml:3: unknown key "policy[1].jail.hostnme"; did you mean "hostname"?`},
 		{"policy nested", "[[policy]]\nname = \"a\"\n[[policy]]\nname = \"b\"\n[policy.jail.network]\nmode = \"nat\"\nmod = \"x\"\n",
-			`x.toml:7: unknown key "policy[2].jail.network.mod"`},
-		{"policy limits", "[[policy]]\n[policy.jail]\nlimits = { pids = 3, pid = 4 }\n", `x.toml:3: unknown key "policy[1].jail.limits.pid"`},
+			`x.toml:7: unknown key "policy[2].jail.network.mod"; did you mean "mode"?`},
+		{"policy limits", "[[policy]]\n[policy.jail]\nlimits = { pids = 3, pid = 4 }\n", `x.toml:3: unknown key "policy[1].jail.limits.pid"; did you mean "pids"?`},
+		{"trys", "[server]\nmax_auth_trys = 3\n", `x.toml:2: unknown key "server.max_auth_trys"; did you mean "max_auth_tries"?`},
+		{"transposed", "[server]\nmax_auth_tires = 3\n", `x.toml:2: unknown key "server.max_auth_tires"; did you mean "max_auth_tries"?`},
+		{"far from all", "[jail]\nfrobnicate = true\n", `x.toml:2: unknown key "jail.frobnicate"`},
+		{"policy table typo", "[[policy]]\n[policy.jial]\nhostname = \"x\"\n", `x.toml:2: unknown key "policy[1].jial"; did you mean "jail"?`},
 		{"comment and string", "# hostnme = 1\n[jail]\nshell = \"/x#y=z\" # x = 1\ntypo = 1\n", `x.toml:4: unknown key "jail.typo"`},
 	}
 	for _, tt := range tests {

@@ -13,6 +13,9 @@ type Config struct {
 	// Source is the file the configuration was read from, or
 	// "<embedded defaults>".
 	Source string `toml:"-"`
+
+	// lines maps the keys of Source to their lines, for Lint.
+	lines lineIndex
 }
 
 // Server holds the settings of the built-in SSH server (`loginjail sshd`).
@@ -34,6 +37,11 @@ type Server struct {
 	AcceptEnv             []string `toml:"accept_env"`              // glob patterns of client variables accepted
 	AuthorizedKeysFile    string   `toml:"authorized_keys_file"`    // OpenSSH syntax: space separated, %h %u %%, relative to home
 	Banner                string   `toml:"banner"`                  // file sent before authentication; "" = none
+
+	// ProxyProtocolFrom lists the load balancers (IP addresses or CIDRs)
+	// whose connections carry a PROXY protocol header (v1 or v2) naming
+	// the real client; empty = PROXY protocol off. See [Server.ProxyTrusted].
+	ProxyProtocolFrom []string `toml:"proxy_protocol_from"`
 }
 
 // Jail describes the jail a login gets: the [jail] table, or the result of

@@ -18,10 +18,8 @@ type complaint func(key string, elem int, msg string)
 
 // validateServer checks the [server] table.
 func validateServer(s *Server, bad complaint) {
-	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
-		bad("listen", 0, fmt.Sprintf("%q is not host:port", s.Listen))
-	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		bad("listen", 0, fmt.Sprintf("%q: port %q is not a number from 0 to 65535", s.Listen, port))
+	if err := CheckListen(s.Listen); err != nil {
+		bad("listen", 0, err.Error())
 	}
 	for i, k := range s.HostKeys {
 		if err := checkAbsPath(k); err != nil {
@@ -58,6 +56,24 @@ func validateServer(s *Server, bad complaint) {
 			bad("banner", 0, err.Error())
 		}
 	}
+	for i, a := range s.ProxyProtocolFrom {
+		if err := checkProxyFrom(a); err != nil {
+			bad("proxy_protocol_from", i+1, err.Error())
+		}
+	}
+}
+
+// CheckListen checks a listen address as [server] listen takes it, for
+// `check-config --listen` (the unit's sshd options).
+func CheckListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
 }
 
 // validateJail checks a [jail] table (or a policy's merged jail).

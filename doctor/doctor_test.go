@@ -1,12 +1,18 @@
 package doctor
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/loginjail/loginjail/config"
+	"golang.org/x/crypto/ssh"
 )
 
 // fakeHost writes files (path -> content) under a temp root; a content of
@@ -348,7 +354,7 @@ func TestHostKeysAndStateDir(t *testing.T) {
 	os.Chmod(lib, 0o755)
 	os.Chmod(state, 0o777)
 	key := filepath.Join(lib, "ssh_host_ed25519_key")
-	os.WriteFile(key, []byte("k"), 0o644)
+	os.WriteFile(key, ed25519Key(t), 0o644)
 	rs := Run(cfg, h)
 	one(t, rs, "lib_dir", Fail, "mode 0755")
 	one(t, rs, "host key", Fail, "readable by others")
@@ -370,6 +376,69 @@ func TestHostKeysAndStateDir(t *testing.T) {
 
 	cfg, _ = config.Parse("t.toml", []byte("[server]\nhost_keys = [\"/etc/lj/key\"]\n"))
 	one(t, Run(cfg, fakeHost(t, f)), "host key", Fail, "no such file")
+}
+
+// ed25519Key returns a fresh ed25519 private key in OpenSSH format.
+func ed25519Key(t *testing.T) []byte {
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return marshalKey(t, k)
+}
+
+func marshalKey(t *testing.T, k any) []byte {
+	b, err := ssh.MarshalPrivateKey(k, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(b)
+}
+
+// TestHostKeyFixMatchesType: the fix for a missing or unreadable host key
+// makes a key of the type its name says (an RSA key for
+// ssh_host_rsa_key, so clients that know the RSA key see no change); a
+// key of a type the server refuses is named as such.
+func TestHostKeyFixMatchesType(t *testing.T) {
+	f := base()
+	h := fakeHost(t, f)
+	dir := filepath.Join(h.Root, "etc/ssh")
+	os.MkdirAll(dir, 0o755)
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "ssh_host_rsa_key"), []byte("garbage\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "ssh_host_ecdsa_key"), marshalKey(t, ec), 0o600)
+	os.WriteFile(filepath.Join(dir, "ssh_host_ed25519_key"), ed25519Key(t), 0o600)
+	h.Owner = os.Getuid()
+	cfg, err := config.Parse("t.toml", []byte(`[server]
+host_keys = ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/gone_rsa_key"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := find(Run(cfg, h), "host key")
+	fixes := map[string]string{}
+	for _, r := range rs {
+		for _, k := range []string{"ssh_host_rsa_key", "ssh_host_ecdsa_key", "gone_rsa_key", "ssh_host_ed25519_key"} {
+			if strings.Contains(r.Msg, "/"+k) && r.Status == Fail {
+				fixes[k] = r.Fix
+			}
+		}
+	}
+	if fix := fixes["ssh_host_rsa_key"]; !strings.Contains(fix, "ssh-keygen -t rsa -b 3072 -N '' -f /etc/ssh/ssh_host_rsa_key") {
+		t.Errorf("bad RSA key: fix %q, want an RSA key made (results %v)", fix, rs)
+	}
+	if fix := fixes["gone_rsa_key"]; !strings.Contains(fix, "ssh-keygen -t rsa") {
+		t.Errorf("missing RSA key: fix %q, want an RSA key made", fix)
+	}
+	if fix := fixes["ssh_host_ecdsa_key"]; !strings.Contains(fix, "remove it from [server] host_keys") {
+		t.Errorf("ECDSA key: fix %q, want it removed from host_keys", fix)
+	}
+	if fix, bad := fixes["ssh_host_ed25519_key"]; bad {
+		t.Errorf("good ed25519 key failed: %q", fix)
+	}
 }
 
 // TestCgroupDriver checks doctor names the driver jail picks, and why.

@@ -215,12 +215,18 @@ func checkHostKeys(h Host, cfg *config.Config) []Result {
 		case err != nil && os.IsNotExist(err) && generated:
 			continue
 		case err != nil:
-			out = append(out, Result{"host key", Fail, fmt.Sprintf("%s: %v", k, unwrapPath(err)), "ssh-keygen -t ed25519 -N '' -f " + k + ", or fix [server] host_keys"})
+			// The fix makes a key of the type the name says
+			// (ssh_host_rsa_key: RSA), so that clients keep knowing it.
+			out = append(out, Result{"host key", Fail, fmt.Sprintf("%s: %v", k, unwrapPath(err)), config.KeygenCommand(k, "") + ", or fix [server] host_keys"})
 		case st.Mode().Perm()&0o077 != 0:
 			out = append(out, Result{"host key", Fail, fmt.Sprintf("%s is mode %04o: readable by others", k, st.Mode().Perm()), "chmod 0600 " + k})
 		case h.wrongOwner(st):
 			out = append(out, Result{"host key", Fail, fmt.Sprintf("%s is owned by uid %d, not root", k, ownerOf(st)), "chown root:root " + k})
 		default:
+			if r, bad := checkHostKeyType(h, k); bad {
+				out = append(out, r)
+				continue
+			}
 			found++
 		}
 	}
@@ -230,6 +236,26 @@ func checkHostKeys(h Host, cfg *config.Config) []Result {
 		out = append(out, Result{"host keys", OK, "none yet: loginjail sshd generates them at first start", ""})
 	}
 	return out
+}
+
+// checkHostKeyType reads a host key (when it can: root's key is
+// unreadable to others, which the mode check above covers) and fails one
+// the server cannot load: not a private key it parses, or of a type it
+// refuses. The fix keeps the key's type, or the type its name says.
+func checkHostKeyType(h Host, k string) (Result, bool) {
+	data, err := os.ReadFile(h.path(k))
+	if err != nil {
+		return Result{}, false
+	}
+	switch typ := config.HostKeyType(data); {
+	case typ == "":
+		return Result{"host key", Fail, k + " is not an unencrypted OpenSSH or PEM private key",
+			"mv " + k + " " + k + ".bad && " + config.KeygenCommand(k, "")}, true
+	case !config.HostKeyTypeAllowed(typ):
+		return Result{"host key", Fail, fmt.Sprintf("%s is of type %s, which loginjail sshd refuses (ed25519 and RSA only)", k, typ),
+			"remove it from [server] host_keys"}, true
+	}
+	return Result{}, false
 }
 
 // checkStateDir checks the runtime state dir: root's, not writable by

@@ -1,13 +1,54 @@
 // Package jail is loginjail's engine: it turns a Spec into a running jail and
 // gives the caller a handle to run processes inside it.
 //
-// Start clones the jail init (this binary re-executed with the hidden "init"
-// verb) into new user, pid, mount, uts, ipc, net and cgroup namespaces at
-// once. Init is PID 1 of the jail: it builds the root filesystem, pivots into
-// it, sets the hostname, and then serves the control protocol (protocol.go)
-// on a socket pair: spawn a process, signal it, report its exit. Terminals
-// come from the jail's own devpts; their masters cross back to the caller by
-// SCM_RIGHTS, so no goroutine of the caller ever switches namespaces.
+// A jail is built in this order; the names are the functions that do each
+// step, and each side's list is a table in the code (Start in
+// start_linux.go; setupInChild in init_linux.go, prepareRootfsInChild in
+// rootfs_linux.go), so the list here and the code can be read side by side.
+//
+// In the caller (host root), Start:
+//  1. Spec.Validate, before any syscall.
+//  2. prepareSessionDirFromParent: the host directory init's scratch tmpfs
+//     goes on, owned by the jail's root.
+//  3. createCgroupFromParent: the session's cgroup, with its limits.
+//  4. newInitCommand + startInCgroup: clone this binary, re-executed with
+//     the hidden "init" verb, into new user, pid, mount, uts, ipc, net and
+//     cgroup namespaces at once, inside the cgroup, with its uid/gid maps
+//     written by the runtime before it runs an instruction of its own and
+//     uid 0 of the new user namespace. Its control socket and the bounding
+//     set to keep travel in the environment (_LOGINJAIL_INIT,
+//     _LOGINJAIL_BSET); its stderr is a pipe of JSON log lines.
+//  5. attachNetworkFromParent: a nat jail's veth, address and firewall
+//     elements, while init waits, so nothing in the jail runs before its
+//     network is in place.
+//  6. etcFilesFromParent: the jail's generated /etc files (hosts, and a nat
+//     jail's resolv.conf), all made here, as they name the address step 5
+//     gave; the Spec is never written.
+//  7. setupInitFromParent: for an image rootfs, the idmapped lower layer
+//     (only host root can make it); then the setup message, and the wait
+//     for ready or init's error.
+//
+// In the jail init (PID 1, root of the jail's user namespace):
+//  0. prestart (prestart_linux.go), C run by a constructor before the Go
+//     runtime starts a thread: close every inherited fd but stdio and the
+//     control socket, drop the bounding set to the kept mask, clear the
+//     ambient set, no_new_privs, non-dumpable. All are per thread, so
+//     only here do they reach every thread and every process init forks.
+//  1. Init: ignore SIGPIPE, name the process, log JSON to stderr; the
+//     environment is cleared once the control fd is read; then the setup
+//     message.
+//  2. setupInChild: drop groups; lo up; ping sockets for the jail's groups;
+//     hostname; the root filesystem (prepareRootfsInChild: rprivate, scratch
+//     tmpfs, new root, host tree, mount points, hidden paths, read-only,
+//     /proc, /sys, /dev, tmpfs dirs, /etc files, home, pivot_root); rlimits;
+//     the seccomp filter, last, on every thread.
+//  3. ready, then serve the control protocol (protocol.go) on the socket
+//     pair: spawn a process, signal it, report its exit, open sockets in the
+//     jail's network namespace, stop. Init reaps every orphan.
+//
+// Terminals come from the jail's own devpts; their masters cross back to the
+// caller by SCM_RIGHTS, so no goroutine of the caller ever switches
+// namespaces.
 //
 // Each jail runs in a cgroup of its own, made by one of two drivers
 // (cgroup_linux.go chooses): on a host whose PID 1 is systemd with cgroup
@@ -21,6 +62,6 @@
 // cgroup namespace is rooted at its own cgroup.
 //
 // Files are named after the side that runs them: start_linux.go and
-// client_linux.go run in the caller (host root), init_*.go, rootfs_linux.go,
-// dev_linux.go and spawn_linux.go run in the jail init.
+// client_linux.go run in the caller (host root), init_*.go, prestart_linux.go,
+// rootfs_linux.go, dev_linux.go and spawn_linux.go run in the jail init.
 package jail

@@ -3,12 +3,42 @@ package jail
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loginjail/loginjail/netpolicy"
 )
+
+// EtcFiles are the /etc files generated for a jail, all made in one place
+// (etcFilesFromParent) and carried to init in its setup message: they
+// depend on the address the network attach gave the jail, which the Spec
+// cannot know and Start does not write back into it.
+type EtcFiles struct {
+	Hosts      string `json:"hosts,omitempty"`       // names the hostname at the jail's address
+	ResolvConf string `json:"resolv_conf,omitempty"` // nat jails only; "" keeps the root's
+}
+
+// etcFilesFromParent makes the jail's /etc files: hosts always (the
+// jail's hostname on its NAT address, or on 127.0.1.1 without one), and
+// for a nat jail a resolv.conf naming servers it can reach.
+func etcFilesFromParent(spec *Spec, att *netpolicy.Attachment) (*EtcFiles, error) {
+	var ip netip.Addr
+	if att != nil {
+		ip = att.IP
+	}
+	etc := &EtcFiles{Hosts: netpolicy.HostsFile(spec.Hostname, ip)}
+	if spec.Network != nil {
+		var err error
+		if etc.ResolvConf, err = netpolicy.ResolvConf(spec.Network.DNS); err != nil {
+			return nil, fmt.Errorf("resolv.conf: %w", err)
+		}
+	}
+	return etc, nil
+}
 
 // bindEtcFiles puts the session's /etc/hosts and /etc/resolv.conf in place:
 // written to init's scratch tmpfs and bound over the root's files, so the
@@ -17,8 +47,8 @@ import (
 // stub) gets its target made there.
 func (r *rootfs) bindEtcFiles() error {
 	files := []struct{ path, content string }{
-		{"/etc/hosts", r.spec.Hosts},
-		{"/etc/resolv.conf", r.spec.ResolvConf},
+		{"/etc/hosts", r.etc.Hosts},
+		{"/etc/resolv.conf", r.etc.ResolvConf},
 	}
 	for _, f := range files {
 		if f.content == "" {

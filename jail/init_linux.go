@@ -16,12 +16,17 @@ import (
 	"github.com/loginjail/loginjail/netpolicy"
 )
 
-// Init is the jail init's entry point. cmd/loginjail calls it before
-// anything else when it runs as "loginjail init"; it never returns.
+// Init is the jail init's Go entry point. cmd/loginjail calls it before
+// anything else when it runs as "loginjail init"; it never returns. The
+// C prestart (prestart_linux.go) has run before it, before the runtime
+// started: inherited fds are closed, the bounding set dropped,
+// no_new_privs set and the process non-dumpable.
 //
 // Init runs as root of the jail's user namespace and is PID 1 of its pid
 // namespace. Its stdout and stdin are /dev/null and its stderr is a pipe
 // to the caller's log: the user's terminal is never init's to write on.
+// It reads the setup message, runs setupInChild, reports ready and serves
+// the control protocol until stop (doc.go has the whole order).
 func Init() {
 	// A vanished caller must not kill init through SIGPIPE on its log.
 	signal.Ignore(syscall.SIGPIPE)
@@ -45,7 +50,7 @@ func runInit() int {
 	c := &conn{f: os.NewFile(uintptr(fd), "control")}
 
 	m, files, err := c.recv()
-	if err != nil || m.Type != msgSetup || m.Spec == nil {
+	if err != nil || m.Type != msgSetup || m.Spec == nil || m.Etc == nil {
 		slog.Error("init: no setup message", "err", err)
 		return 1
 	}
@@ -54,7 +59,7 @@ func runInit() int {
 	if len(files) > 0 {
 		lower = files[0]
 	}
-	if err := setupInChild(spec, lower); err != nil {
+	if err := setupInChild(spec, m.Etc, lower); err != nil {
 		closeAll(files)
 		c.send(&message{Type: msgError, Error: err.Error()})
 		return 1
@@ -68,9 +73,10 @@ func runInit() int {
 	return s.serve(c)
 }
 
-// setupInChild is the jail, top to bottom. The order matters and each
-// constraint is noted where it binds.
-func setupInChild(spec *Spec, lower *os.File) error {
+// setupInChild is the jail, top to bottom, after the prestart and the
+// caller's network attach. The order matters and each constraint is noted
+// where it binds; doc.go lists the same steps.
+func setupInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
 	steps := []struct {
 		name string
 		fn   func() error
@@ -85,7 +91,7 @@ func setupInChild(spec *Spec, lower *os.File) error {
 		{"hostname", func() error { return setHostnameInChild(spec.Hostname) }},
 		// Mounts last: after pivot_root the host's files are out of reach,
 		// and nothing above needs them.
-		{"root filesystem", func() error { return prepareRootfsInChild(spec, lower) }},
+		{"root filesystem", func() error { return prepareRootfsInChild(spec, etc, lower) }},
 		// Rlimits and the filter last: init's own setup needs neither,
 		// and every process it forks from here on inherits both.
 		{"rlimits", func() error { return setRlimitsInChild(spec.Confine.Limits) }},

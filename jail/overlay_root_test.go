@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loginjail/loginjail/test/testutil"
 )
 
 // newBusyboxImage makes a tiny directory rootfs owned by host root, as an
 // admin would unpack an image.
 func newBusyboxImage(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("requires /bin/busybox (packaging/deps.sh installs busybox-static)")
-	}
+	testutil.RequireTool(t, "/bin/busybox") // busybox-static
 	dir, err := os.MkdirTemp("", "ljimage")
 	if err != nil {
 		t.Fatal(err)

@@ -4,10 +4,19 @@ package jail
 //
 // Transport: an AF_UNIX SOCK_SEQPACKET socket pair, so every message keeps
 // its boundaries and carries its file descriptors (SCM_RIGHTS) with it. A
-// message is one JSON object; fds ride in the same packet.
+// message is one JSON object; fds ride in the same packet. The framing is
+// internal/fdmsg, the module's one, which the session's jail server speaks
+// too; the envelope (message) stays this package's own, as jail may not
+// import session and init must not learn of SSH or PAM.
+//
+// By the time init reads the setup message, its prestart (prestart_linux.go)
+// has run and the caller has attached its network (doc.go has the whole
+// order).
 //
 //	caller                                   init (PID 1 in the jail)
-//	  │── setup {spec} [+ idmapped lower fd] ──▶│ mounts, pivot_root, hostname, lo
+//	  │── setup {spec, etc} [+ idmapped lower fd] ▶│ groups, lo, ping, hostname,
+//	  │                                          │ root filesystem + /etc files,
+//	  │                                          │ pivot_root, rlimits, seccomp
 //	  │◀── ready {} | error {msg} ──────────────│
 //	  │── spawn {id, proc} [+ stdin,out,err] ──▶│ fork+exec as proc.UID
 //	  │◀── result {id, pid} [+ pty master] ─────│
@@ -25,12 +34,13 @@ package jail
 // result the same way spawn returns the pty master.
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loginjail/loginjail/internal/fdmsg"
 )
 
 // Message types.
@@ -47,17 +57,12 @@ const (
 	msgListen = "listen"
 )
 
-// maxMessage bounds one packet; specs and spawn requests are far smaller.
-const maxMessage = 1 << 20
-
-// maxFDs bounds the descriptors one packet may carry.
-const maxFDs = 8
-
 // message is the one envelope of the protocol.
 type message struct {
 	Type   string      `json:"type"`
 	ID     uint64      `json:"id,omitempty"`
 	Spec   *Spec       `json:"spec,omitempty"`
+	Etc    *EtcFiles   `json:"etc,omitempty"` // setup: the /etc files Start made for the jail
 	Spawn  *ProcSpec   `json:"spawn,omitempty"`
 	Signal int         `json:"signal,omitempty"`
 	Pid    int         `json:"pid,omitempty"`
@@ -107,37 +112,15 @@ type ExitStatus struct {
 	Signal int `json:"signal"` // signal number, if a signal killed it (then Code is 128+Signal)
 }
 
-// conn is one end of the control socket.
+// conn is one end of the control socket. The framing is the module's
+// one (internal/fdmsg), shared with the session's jail server.
 type conn struct {
 	f *os.File
 }
 
 func (c *conn) send(m *message, fds ...int) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("encode %s message: %w", m.Type, err)
-	}
-	if len(b) > maxMessage {
-		return fmt.Errorf("encode %s message: %d bytes is over the %d limit", m.Type, len(b), maxMessage)
-	}
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
-	rc, err := c.f.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("send %s: %w", m.Type, err)
-	}
-	var serr error
-	werr := rc.Write(func(fd uintptr) bool {
-		serr = unix.Sendmsg(int(fd), b, oob, nil, 0)
-		return serr != unix.EAGAIN
-	})
-	if werr != nil {
-		return fmt.Errorf("send %s: %w", m.Type, werr)
-	}
-	if serr != nil {
-		return fmt.Errorf("send %s: %w", m.Type, serr)
+	if err := fdmsg.Send(c.f, m, fds...); err != nil {
+		return fmt.Errorf("send %s message: %w", m.Type, err)
 	}
 	return nil
 }
@@ -148,70 +131,18 @@ var errClosed = errors.New("control connection closed")
 // recv reads one message and the fds that came with it; the fds are
 // close-on-exec and belong to the caller.
 func (c *conn) recv() (*message, []*os.File, error) {
-	buf := make([]byte, maxMessage)
-	oob := make([]byte, unix.CmsgSpace(maxFDs*4))
-	rc, err := c.f.SyscallConn()
-	if err != nil {
-		return nil, nil, fmt.Errorf("recv: %w", err)
-	}
-	var n, oobn, flags int
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		return rerr != unix.EAGAIN
-	})
-	if err == nil {
-		err = rerr
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("recv: %w", err)
-	}
-	files, err := parseRights(oob[:oobn])
-	if err != nil {
-		return nil, nil, err
-	}
-	if n == 0 {
-		closeAll(files)
+	m := new(message)
+	files, err := fdmsg.Recv(c.f, m)
+	if errors.Is(err, fdmsg.ErrClosed) {
 		return nil, nil, errClosed
 	}
-	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-		closeAll(files)
-		return nil, nil, errors.New("recv: message or its descriptors truncated")
-	}
-	m := new(message)
-	if err := json.Unmarshal(buf[:n], m); err != nil {
-		closeAll(files)
-		return nil, nil, fmt.Errorf("decode message: %w", err)
+	if err != nil {
+		return nil, nil, fmt.Errorf("recv: %w", err)
 	}
 	return m, files, nil
 }
 
-func parseRights(oob []byte) ([]*os.File, error) {
-	if len(oob) == 0 {
-		return nil, nil
-	}
-	cmsgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, fmt.Errorf("parse control message: %w", err)
-	}
-	var files []*os.File
-	for _, cm := range cmsgs {
-		fds, err := unix.ParseUnixRights(&cm)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			files = append(files, os.NewFile(uintptr(fd), "passed-fd"))
-		}
-	}
-	return files, nil
-}
-
-func closeAll(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
-}
+func closeAll(files []*os.File) { fdmsg.CloseAll(files) }
 
 // socketPair returns both ends of a close-on-exec SEQPACKET pair. They are
 // non-blocking so the runtime poller waits on them and Close wakes a reader.

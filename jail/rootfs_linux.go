@@ -21,6 +21,7 @@ var hostTopSkip = map[string]bool{
 // rootfs builds the jail's root filesystem in init's mount namespace.
 type rootfs struct {
 	spec    *Spec
+	etc     *EtcFiles
 	scratch string // the session dir, with init's private tmpfs on it
 	root    string // the new root, under scratch
 	lower   *os.File
@@ -34,8 +35,8 @@ type rootfs struct {
 //     writable;
 //   - pivot_root comes last, and the old root is detached so no path leads
 //     back to the host.
-func prepareRootfsInChild(spec *Spec, lower *os.File) error {
-	r := &rootfs{spec: spec, scratch: spec.SessionDir, root: filepath.Join(spec.SessionDir, "root"), lower: lower}
+func prepareRootfsInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
+	r := &rootfs{spec: spec, etc: etc, scratch: spec.SessionDir, root: filepath.Join(spec.SessionDir, "root"), lower: lower}
 	steps := []struct {
 		name string
 		fn   func() error

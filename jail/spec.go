@@ -26,8 +26,8 @@ const RootfsHost = "host"
 const IDRange = 65536
 
 // Spec is everything Start needs to build a jail. It is pure data: it
-// travels to the jail init as JSON, and Validate checks it before any
-// syscall is made.
+// travels to the jail init as JSON, Validate checks it before any
+// syscall is made, and Start never changes it.
 type Spec struct {
 	ID       string `json:"id"`        // session id, [a-z0-9]+
 	User     string `json:"user"`      // login name
@@ -49,12 +49,8 @@ type Spec struct {
 
 	// Network, when set, attaches the jail to the NAT network during
 	// Start (host side only; init never sees it). Nil means only lo.
+	// Start also makes the jail's /etc/resolv.conf from it (etcfiles.go).
 	Network *netpolicy.Spec `json:"-"`
-	// ResolvConf and Hosts, when set, are bound over the root's
-	// /etc/resolv.conf and /etc/hosts (from init's scratch tmpfs, never
-	// written into the root itself).
-	ResolvConf string `json:"resolv_conf,omitempty"`
-	Hosts      string `json:"hosts,omitempty"`
 
 	// KeepAlive makes init outlive its control connection (PAM mode, where
 	// the process that built the jail exits); otherwise a closed control

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,7 +120,11 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 			}
 		}
 	}()
-	if err := setupInitFromParent(ctx, ctl, spec, j.Pid); err != nil {
+	etc, err := etcFilesFromParent(spec, j.Net)
+	if err != nil {
+		return nil, err
+	}
+	if err := setupInitFromParent(ctx, ctl, spec, etc, j.Pid); err != nil {
 		return nil, err
 	}
 	j.ctl = newClient(&conn{f: ctl}, j.done)
@@ -130,22 +133,16 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 
 // attachNetworkFromParent gives a nat jail its veth, address and firewall
 // elements while init waits for its setup message, so nothing in the jail
-// runs before its network is in place. The hosts file names the jail's
-// address, so it is made here.
+// runs before its network is in place.
 func attachNetworkFromParent(j *Jail) error {
-	spec := j.Spec
-	if spec.Network == nil {
-		if spec.Hosts == "" {
-			spec.Hosts = netpolicy.HostsFile(spec.Hostname, netip.Addr{})
-		}
+	if j.Spec.Network == nil {
 		return nil
 	}
-	att, err := netpolicy.Attach(*spec.Network, j.Pid)
+	att, err := netpolicy.Attach(*j.Spec.Network, j.Pid)
 	if err != nil {
 		return fmt.Errorf("network: %w", err)
 	}
 	j.Net = att
-	spec.Hosts = netpolicy.HostsFile(spec.Hostname, att.IP)
 	return nil
 }
 
@@ -267,7 +264,7 @@ func toSysMap(m []IDMapping) []syscall.SysProcIDMap {
 // setupInitFromParent sends init its spec (and, for an image rootfs, the
 // idmapped lower layer only host root can make) and waits for it to report
 // the jail ready or why it is not.
-func setupInitFromParent(ctx context.Context, ctl *os.File, spec *Spec, pid int) error {
+func setupInitFromParent(ctx context.Context, ctl *os.File, spec *Spec, etc *EtcFiles, pid int) error {
 	c := &conn{f: ctl}
 	var fds []int
 	if spec.Rootfs != RootfsHost {
@@ -278,7 +275,7 @@ func setupInitFromParent(ctx context.Context, ctl *os.File, spec *Spec, pid int)
 		defer lower.Close()
 		fds = append(fds, int(lower.Fd()))
 	}
-	if err := c.send(&message{Type: msgSetup, Spec: spec}, fds...); err != nil {
+	if err := c.send(&message{Type: msgSetup, Spec: spec, Etc: etc}, fds...); err != nil {
 		return err
 	}
 	// A deadline on the control socket bounds a stuck setup.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -76,11 +77,20 @@ func runIn(t *testing.T, j *Jail, uid, gid uint32, argv ...string) (string, stri
 func TestStartSpawnStop(t *testing.T) {
 	requireRoot(t)
 	spec := testSpec(t, UserModeSelf)
+	before := *spec
 	j, err := Start(context.Background(), spec)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	defer j.Stop(time.Second)
+	// The Spec is the caller's data: Start reads it and writes nothing
+	// back (the generated /etc files travel to init on their own).
+	if !reflect.DeepEqual(before, *spec) {
+		t.Errorf("Start changed its Spec:\nbefore %+v\nafter  %+v", before, *spec)
+	}
+	if hosts, _, _ := runIn(t, j, 4242, 4242, "cat", "/etc/hosts"); !strings.Contains(hosts, "127.0.1.1\tjailtest") {
+		t.Errorf("/etc/hosts in the jail does not name its hostname:\n%s", hosts)
+	}
 	out, serr, st := runIn(t, j, 4242, 4242, "sh", "-c", "id -u; hostname; cat /proc/self/uid_map; echo $$; ls /home; exit 3")
 	t.Logf("out=%q err=%q st=%+v", out, serr, st)
 	if st.Code != 3 {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/loginjail/loginjail/test/testutil"
 )
 
 // The root tests never touch the machine's own network. TestNAT builds two
@@ -100,9 +102,7 @@ func requireRoot(t *testing.T) {
 		t.Skip("requires root (creates network namespaces)")
 	}
 	for _, tool := range []string{"ip", "nft", "unshare", "nsenter"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("requires %s: %v", tool, err)
-		}
+		testutil.RequireTool(t, tool)
 	}
 }
 

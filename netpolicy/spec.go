@@ -36,6 +36,9 @@ type Spec struct {
 	HostAllow []Rule
 	// StateDir holds the IP pool's leases, e.g. /run/loginjail/net.
 	StateDir string
+	// DNS is the servers the jail's resolv.conf names (ResolvConf);
+	// empty: the host's upstream servers.
+	DNS []netip.Addr
 }
 
 // Attachment is a jail attached to the NAT network. Release undoes it.

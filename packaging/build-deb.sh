@@ -47,6 +47,12 @@ deb_version() {
 }
 
 version=$(deb_version)
+# The source revision for `loginjail version`, in case Go's own VCS stamp
+# is missing (GOFLAGS=-buildvcs=false, or a git worktree Go does not stamp).
+revision=$(git rev-parse HEAD 2>/dev/null || true)
+if [ -n "$revision" ] && ! git diff --quiet HEAD 2>/dev/null; then
+	revision="$revision-dirty"
+fi
 [[ $version =~ ^[0-9][A-Za-z0-9.+~-]*$ ]] || die "version $version is not a Debian version"
 arch=$(dpkg --print-architecture)
 stage="$OUT/deb-root"
@@ -63,7 +69,7 @@ CGO_ENABLED=1 \
 	CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong}" \
 	CGO_LDFLAGS="${CGO_LDFLAGS:--Wl,-z,relro -Wl,-z,now}" \
 	"$GO" build -trimpath -buildmode=pie \
-	-ldflags "-s -w -X main.version=$version" \
+	-ldflags "-s -w -X main.version=$version -X main.revision=$revision" \
 	-o "$stage/usr/sbin/loginjail" ./cmd/loginjail
 chmod 0755 "$stage/usr/sbin/loginjail"
 log "built usr/sbin/loginjail"
@@ -90,6 +96,22 @@ install -D -m 0644 packaging/default/loginjail "$stage/etc/default/loginjail"
 doc="$stage/usr/share/doc/loginjail"
 install -d "$doc/examples"
 install -m 0644 packaging/debian/copyright "$doc/copyright"
+# The NOTICE files of the linked modules that have one (Apache-2.0 4(d):
+# they travel with the binary), from the module cache the build just used.
+{
+	printf 'NOTICE files of the Go modules linked into /usr/sbin/loginjail\n'
+	printf '(licenses: /usr/share/doc/loginjail/copyright)\n'
+	"$GO" list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/loginjail |
+		sort -u | while read -r mod dir; do
+		for f in "$dir"/NOTICE "$dir"/NOTICE.txt "$dir"/NOTICE.md; do
+			[ -f "$f" ] || continue
+			printf '\n=== %s (%s)\n\n' "$mod" "$(basename "$f")"
+			cat "$f"
+		done
+	done
+} >"$doc/NOTICE"
+chmod 0644 "$doc/NOTICE"
+grep -q '^=== ' "$doc/NOTICE" || die "no NOTICE file found among the linked modules (module cache empty?)"
 gzip -9n <README.md >"$doc/README.md.gz"
 install -m 0644 packaging/pam/sshd-pam-session.conf packaging/pam/sshd_config.d-loginjail.conf "$doc/examples/"
 chmod 0644 "$doc/README.md.gz"

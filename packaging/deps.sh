@@ -9,8 +9,7 @@
 #   2. makes sure the distribution's own sshd (openssh-server, needed only so
 #      tests can start a private sshd) is neither started nor enabled when
 #      this script installed it; an existing sshd and its config are left alone;
-#   3. installs ssh-audit when the archive has it;
-#   4. checks for a Go toolchain at least as new as go.mod asks for.
+#   3. checks for a Go toolchain at least as new as go.mod asks for.
 set -euo pipefail
 
 log() { printf 'deps: %s\n' "$*"; }
@@ -39,11 +38,16 @@ packages=(
 	psmisc
 	openssh-client
 	openssh-server
+	# the PROXY protocol test puts Debian's haproxy in front of two servers
+	haproxy
 	libpam0g-dev
 	libpam-modules
 	tmux
 	busybox-static
 	perl
+	# the SSH server's algorithm audit test (Debian 12: 2.5.0; under CI a
+	# missing test tool fails the test, so it is not optional)
+	ssh-audit
 	login
 	passwd
 	curl
@@ -105,32 +109,14 @@ for pkg in "${packages[@]}"; do
 	installed "$pkg" || missing+=("$pkg")
 done
 
-# lists_present: true when apt has package lists to answer from.
-lists_present() {
-	compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null
-}
-
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_update_once
 fi
 
-# Step 3 (decided before installing, so everything goes in one apt-get run):
-# ssh-audit is optional and may be absent from the archive.
-if installed ssh-audit; then
-	log "ssh-audit: already installed"
-else
-	lists_present || apt_update_once
-	audit_candidate=$(apt-cache policy ssh-audit 2>/dev/null | awk '/Candidate:/ { print $2; exit }')
-	if [ -n "$audit_candidate" ] && [ "$audit_candidate" != "(none)" ]; then
-		log "ssh-audit: $audit_candidate available, will install"
-		missing+=(ssh-audit)
-	else
-		log "ssh-audit: not in this archive, skipped (optional)"
-	fi
-fi
-
 sshd_was_installed=0
 installed openssh-server && sshd_was_installed=1
+haproxy_was_installed=0
+installed haproxy && haproxy_was_installed=1
 
 if [ "${#missing[@]}" -eq 0 ]; then
 	log "apt packages: all ${#packages[@]} present"
@@ -160,6 +146,21 @@ else
 	log "openssh-server: left as it was"
 fi
 
+# The same for haproxy: tests start their own in a network namespace; the
+# distribution's service is neither started nor enabled.
+if [ "$haproxy_was_installed" -eq 0 ] && installed haproxy; then
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable haproxy.service >/dev/null 2>&1 || true
+		if [ -d /run/systemd/system ]; then
+			systemctl stop haproxy.service >/dev/null 2>&1 || true
+		fi
+	fi
+	if command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/haproxy ]; then
+		update-rc.d haproxy disable >/dev/null 2>&1 || true
+	fi
+	log "haproxy: installed for tests only; distribution service disabled and not started"
+fi
+
 # sshd refuses to start without its privilege separation directory, which
 # lives on /run (gone after a reboot); tests start a private sshd.
 if [ ! -d /run/sshd ]; then
@@ -167,7 +168,7 @@ if [ ! -d /run/sshd ]; then
 	log "created /run/sshd (sshd privilege separation directory)"
 fi
 
-# Step 4: Go.
+# Step 3: Go.
 want_go=$(awk '$1 == "go" { print $2; exit }' "$repo_root/go.mod" 2>/dev/null || true)
 [ -n "$want_go" ] || want_go=1.26
 

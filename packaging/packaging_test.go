@@ -15,19 +15,64 @@ import (
 
 const shipped = "loginjail.toml"
 
-// TestShippedConfigLoads: the file validates as it is shipped, with the
-// three example policies in order.
+// TestShippedConfigLoads: the file validates as it is shipped, with only
+// the catch-all policy live (the examples are commented out, so that a
+// fresh install's doctor has nothing to warn about them), and nothing for
+// check-config to find.
 func TestShippedConfigLoads(t *testing.T) {
 	c, err := config.Load(shipped)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, p := range c.Policies {
-		names = append(names, p.Name)
+	if names := policyNames(c); names != "default" {
+		t.Errorf("live policies %q, want only default (the examples commented out)", names)
 	}
-	if strings.Join(names, ",") != "exam,build,default" {
-		t.Errorf("policies %v, want exam, build, default", names)
+	r, err := c.Resolve("alice", []string{"alice", "exam", "build"}, netip.Addr{})
+	if err != nil || r.Policy != "default" {
+		t.Errorf("alice resolves to %q, %v; want the default policy", r.Policy, err)
+	}
+	for _, f := range c.Lint(config.LintOptions{}) {
+		t.Errorf("check-config finds: %s", f)
+	}
+}
+
+// TestShippedExamplesLoad: the commented example policies are complete:
+// with one '#' removed from each line of their blocks (a "#[[policy]]"
+// line up to the next blank line), as the file tells admins to do, the
+// file loads, the examples come before the catch-all in order, and
+// check-config finds nothing (no example shadowed).
+func TestShippedExamplesLoad(t *testing.T) {
+	b, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	in, blocks := false, 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "#[[policy]]") {
+			in = true
+			blocks++
+		}
+		if strings.TrimSpace(line) == "" {
+			in = false
+		}
+		if in {
+			if !strings.HasPrefix(line, "#") {
+				t.Fatalf("example block line %q is not commented", line)
+			}
+			line = line[1:]
+		}
+		out = append(out, line)
+	}
+	if blocks != 2 {
+		t.Fatalf("%d commented example blocks, want 2 (exam, build)", blocks)
+	}
+	c, err := config.Parse("uncommented", []byte(strings.Join(out, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := policyNames(c); names != "exam,build,default" {
+		t.Fatalf("policies %q, want exam,build,default", names)
 	}
 	exam, build := c.PolicyJail(0), c.PolicyJail(1)
 	if exam.Network.Mode != "none" || exam.Limits.Memory == 0 || exam.Limits.Pids == 0 {
@@ -36,18 +81,31 @@ func TestShippedConfigLoads(t *testing.T) {
 	if build.UserMode != "root" || build.Rootfs == "host" || build.Network.Mode != "nat" {
 		t.Errorf("build policy: user_mode %q rootfs %q network %q", build.UserMode, build.Rootfs, build.Network.Mode)
 	}
-	// A user in no group of note gets the catch-all policy.
-	r, err := c.Resolve("alice", []string{"alice", "users"}, netip.Addr{})
-	if err != nil || r.Policy != "default" {
-		t.Errorf("alice resolves to %q, %v; want the default policy", r.Policy, err)
+	for groups, want := range map[string]string{"exam": "exam", "build": "build", "exam,staff": "default", "users": "default"} {
+		r, err := c.Resolve("alice", strings.Split(groups, ","), netip.Addr{})
+		if err != nil || r.Policy != want {
+			t.Errorf("alice in groups %s resolves to %q, %v; want %q", groups, r.Policy, err, want)
+		}
+	}
+	for _, f := range c.Lint(config.LintOptions{}) {
+		t.Errorf("check-config finds: %s", f)
 	}
 }
 
-// keyLine is a key set or shown commented with a single '#'.
-var keyLine = regexp.MustCompile(`^#?([a-z_]+) = `)
+func policyNames(c *config.Config) string {
+	var names []string
+	for _, p := range c.Policies {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ",")
+}
 
-// tableLine is a table header (never commented).
-var tableLine = regexp.MustCompile(`^\[\[?([a-z_.]+)\]\]?\s*$`)
+// keyLine is a key set or shown commented with a single '#' (two in a
+// commented example policy).
+var keyLine = regexp.MustCompile(`^#{0,2}([a-z_]+) = `)
+
+// tableLine is a table header, live or in a commented example.
+var tableLine = regexp.MustCompile(`^#?\[\[?([a-z_.]+)\]\]?\s*$`)
 
 // keysByTable reads which keys the file shows under which table.
 func keysByTable(t *testing.T) map[string]bool {
@@ -126,7 +184,7 @@ func TestShippedCommentedDefaults(t *testing.T) {
 	var out []string
 	inPolicies := false
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "[[policy]]") {
+		if strings.HasPrefix(line, "[[policy]]") || strings.HasPrefix(line, "#[[policy]]") {
 			inPolicies = true
 		}
 		if !inPolicies && keyLine.MatchString(line) {
@@ -164,5 +222,70 @@ func TestManPageShowsEveryKey(t *testing.T) {
 		if !strings.Contains(page, "**"+leaf+"**") {
 			t.Errorf("loginjail.toml(5) does not document %s", k)
 		}
+	}
+}
+
+// TestUnitChecksTheConfigItServes: every check-config the unit runs gets
+// the options ExecStart gives sshd, so that a --config in
+// /etc/default/loginjail's LOGINJAIL_OPTS is the file checked before the
+// start and each reload, not the default one.
+func TestUnitChecksTheConfigItServes(t *testing.T) {
+	b, err := os.ReadFile("systemd/loginjail.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start string
+	var checks []string
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(k, "#") {
+			continue
+		}
+		switch {
+		case k == "ExecStart":
+			start = v
+		case strings.HasPrefix(k, "Exec") && strings.Contains(v, " check-config"):
+			checks = append(checks, k+"="+v)
+		}
+	}
+	opts := start[strings.Index(start, " sshd")+len(" sshd"):]
+	if !strings.Contains(opts, "$LOGINJAIL_OPTS") {
+		t.Fatalf("ExecStart=%s does not take $LOGINJAIL_OPTS", start)
+	}
+	if len(checks) < 2 {
+		t.Fatalf("want check-config in ExecStartPre and ExecReload, got %q", checks)
+	}
+	for _, c := range checks {
+		if !strings.HasSuffix(c, " check-config"+opts) {
+			t.Errorf("%s: want the options of ExecStart (check-config%s)", c, opts)
+		}
+	}
+	d, err := os.ReadFile("default/loginjail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(d), "--config") {
+		t.Errorf("default/loginjail does not say how to give another config")
+	}
+}
+
+// TestShippedConfigShowsOpenSSHKeys: the file tells an admin taking over
+// port 22 how to keep OpenSSH's host keys, listing only types loginjail
+// serves.
+func TestShippedConfigShowsOpenSSHKeys(t *testing.T) {
+	b, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `host_keys = ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"]`
+	if !strings.Contains(string(b), want) {
+		t.Errorf("%s does not show %s", shipped, want)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), want) {
+		t.Errorf("README.md does not show %s", want)
 	}
 }

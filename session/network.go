@@ -24,7 +24,7 @@ func NetworkFor(cfg *config.Config, r *config.Resolved, id string) (*netpolicy.S
 	if err != nil {
 		return nil, fmt.Errorf("network subnet %q: %w", n.Subnet, err)
 	}
-	spec := &netpolicy.Spec{SessionID: id, Bridge: n.Bridge, Subnet: subnet, StateDir: netStateDir(cfg)}
+	spec := &netpolicy.Spec{SessionID: id, Bridge: n.Bridge, Subnet: subnet, StateDir: netStateDir(cfg), DNS: dnsServers(n.DNS)}
 	if spec.Allow, err = netRules(n.Allow, config.ParseRule); err != nil {
 		return nil, err
 	}

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 
 	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/jail"
-	"github.com/loginjail/loginjail/netpolicy"
 )
 
 // Login is who is logging in, from where and through which front door:
@@ -25,27 +25,16 @@ type Login struct {
 	// KeepAlive makes the jail outlive the process that opened it (PAM
 	// mode); otherwise the jail ends when that process goes.
 	KeepAlive bool
+	// Policy is the login's policy when the front door has resolved it
+	// already (Resolve), so that what it decided by (forwarding, sharing)
+	// and the jail it gets come from one resolution; nil: Open resolves.
+	Policy *config.Resolved
 }
 
-// Session is a live jail for one login, registered for ps/enter/kill/gc.
-type Session struct {
-	ID       string
-	Who      *Identity
-	Policy   *config.Resolved
-	Spec     *jail.Spec
-	Jail     *jail.Jail
-	Shell    string
-	record   *Record
-	registry *Registry
-}
-
-// Open resolves the login's policy, builds its jail and registers it.
-// On error nothing is left: no record, no jail, no network.
-func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
-	who, err := LookupIdentity(l.User)
-	if err != nil {
-		return nil, err
-	}
+// Resolve is the login's policy: the first [[policy]] matching the user,
+// their groups and the remote address, with the login's own Net and
+// Hostname laid over it. A login resolves it once.
+func Resolve(cfg *config.Config, l Login) (*config.Resolved, error) {
 	groups, err := config.GroupsOf(l.User)
 	if err != nil {
 		return nil, fmt.Errorf("user %q: %w", l.User, err)
@@ -60,6 +49,35 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 	if l.Hostname != "" {
 		res.Jail.Hostname = l.Hostname
 	}
+	return res, nil
+}
+
+// Session is a live jail for one login, registered for ps/enter/kill/gc.
+type Session struct {
+	ID       string
+	Who      *Identity
+	Policy   *config.Resolved
+	Spec     *jail.Spec
+	Jail     *jail.Jail
+	Shell    string
+	record   *Record
+	registry *Registry
+}
+
+// Open builds the login's jail by its policy (l.Policy, or resolved
+// here) and registers it. On error nothing is left: no record, no jail,
+// no network.
+func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
+	who, err := LookupIdentity(l.User)
+	if err != nil {
+		return nil, err
+	}
+	res := l.Policy
+	if res == nil {
+		if res, err = Resolve(cfg, l); err != nil {
+			return nil, err
+		}
+	}
 	ids, err := config.LookupSubIDs(who.Name, who.UID)
 	if err != nil {
 		return nil, err
@@ -70,11 +88,6 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 		return nil, err
 	}
 	spec.KeepAlive = l.KeepAlive
-	if spec.Network != nil {
-		if spec.ResolvConf, err = netpolicy.ResolvConf(dnsServers(res.Jail.Network.DNS)); err != nil {
-			return nil, fmt.Errorf("session %s: %w", id, err)
-		}
-	}
 	s := &Session{ID: id, Who: who, Policy: res, Spec: spec, Shell: ShellFor(res, who), registry: NewRegistry(cfg.Server.StateDir)}
 	s.record, err = newRecord(spec, res, who, s.Shell, s.Env(""), l.Frontdoor, l.RemoteStr)
 	if err != nil {
@@ -131,4 +144,23 @@ func (s *Session) Close() error {
 	}
 	slog.Info("session end", "session", s.ID, "user", s.Who.Name)
 	return errors.Join(errs...)
+}
+
+// ProcSpec is what a client asked to run (r) as a ProcSpec of s: the
+// login shell, `shell -c cmd` or the SFTP server, with the login
+// environment under r.Env and the terminal r asks for.
+func (s *Session) ProcSpec(r SpawnReq) jail.ProcSpec {
+	ps := s.LoginShell(r.Cmd, r.Term, r.Pty)
+	if r.SFTP {
+		ps = s.SFTPServer()
+	}
+	ps.Env = MergeEnv(ps.Env, r.Env)
+	ps.Pty, ps.Rows, ps.Cols, ps.Termios = r.Pty, r.Rows, r.Cols, r.Termios
+	return ps
+}
+
+// Listen binds inside the jail's network namespace; "unix" makes an
+// agent-style socket owned by the session user and returns its path.
+func (s *Session) Listen(network, addr string) (*os.File, string, error) {
+	return s.Jail.Listen(network, addr, s.Spec.InsideUID(), s.Spec.InsideGID())
 }

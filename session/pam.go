@@ -111,20 +111,20 @@ func closeHolder(cfg *config.Config, monitor int) error {
 		return fmt.Errorf("pam-hook: sshd process %d: %w", monitor, err)
 	}
 	path := holderSocket(cfg, monitor, start)
-	c, err := dialHolder(path)
+	c, err := DialJail(path)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 		return nil // never jailed, or already gone
 	}
 	if err != nil {
 		return fmt.Errorf("pam-hook: %w", err)
 	}
-	defer c.c.Close()
-	if err := c.send(&shellMsg{Type: "close"}); err != nil {
+	defer c.Close()
+	if err := c.Send(&Msg{Type: MsgClose}); err != nil {
 		return fmt.Errorf("pam-hook: close: %w", err)
 	}
-	c.c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	c.SetReadDeadline(time.Now().Add(15 * time.Second))
 	for {
-		if _, files, err := c.recv(); err != nil {
+		if _, files, err := c.Recv(); err != nil {
 			return nil // the holder closed the connection: done
 		} else {
 			closeFiles(files)

@@ -3,7 +3,6 @@ package session
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,80 +40,48 @@ func Shell(o ShellOptions) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	defer c.c.Close()
+	defer c.Close()
 	tty := term.IsTerminal(int(o.Stdin.Fd()))
-	req := &shellMsg{Type: "run", Cmd: o.Cmd, Term: os.Getenv("TERM"), SFTP: isSFTP(o.Cmd)}
+	req := SpawnReq{Cmd: o.Cmd, Term: os.Getenv("TERM"), SFTP: isSFTP(o.Cmd)}
 	if req.SFTP {
 		req.Cmd, tty = "", false
 	}
 	req.Pty = tty
 	if tty {
 		req.Rows, req.Cols = terminalSize(o.Stdout)
-		err = c.send(req)
-	} else {
-		err = c.send(req, o.Stdin, o.Stdout, o.Stderr)
 	}
-	if err != nil {
+	p, master, err := StartRemote(c, req, []*os.File{o.Stdin, o.Stdout, o.Stderr})
+	var refused *RefusedError
+	switch {
+	case errors.As(err, &refused):
+		return 1, fmt.Errorf("the jail refused: %s", refused.Reason)
+	case errors.Is(err, errNoTerminal):
+		return 1, err
+	case err != nil:
 		return 1, fmt.Errorf("ask the jail: %w", err)
 	}
-	m, files, err := c.recv()
-	if err != nil {
-		return 1, fmt.Errorf("ask the jail: %w", err)
-	}
-	if m.Type != "started" {
-		closeFiles(files)
-		return 1, fmt.Errorf("the jail refused: %s", m.Error)
-	}
-	stopSignals := forwardSignals(func(sig syscall.Signal) {
-		c.send(&shellMsg{Type: "signal", Signal: int(sig)})
-	})
+	stopSignals := forwardSignals(func(sig syscall.Signal) { p.Signal(sig) })
 	defer stopSignals()
-	hangUpWithParent(c, parent)
-	exited := make(chan *shellMsg, 1)
-	go func() {
-		for {
-			m, files, err := c.recv()
-			closeFiles(files)
-			if err != nil {
-				exited <- nil
-				return
-			}
-			if m.Type == "exit" {
-				exited <- m
-				return
-			}
-		}
-	}()
+	hangUpWithParent(p, parent)
 	if tty {
-		if len(files) != 1 {
-			closeFiles(files)
-			return 1, errors.New("the jail sent no terminal")
-		}
-		master := files[0]
 		defer master.Close()
 		t, err := openTerminal(o.Stdin, o.Stdout)
 		if err != nil {
 			return 1, fmt.Errorf("raw mode: %w", err)
 		}
-		ended := make(chan struct{})
-		var final *shellMsg
-		go func() { final = <-exited; close(ended) }()
 		t.relay(master, func(r, cl uint16) {
 			unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: r, Col: cl})
-		}, ended)
-		<-ended
+		}, p.Done())
 		t.restore()
-		return shellExit(final)
 	}
-	closeFiles(files)
-	return shellExit(<-exited)
+	return shellExit(p.Wait())
 }
 
-func shellExit(m *shellMsg) (int, error) {
-	if m == nil {
+func shellExit(st jail.ExitStatus, err error) (int, error) {
+	if err != nil {
 		return 255, errors.New("lost the jail before the command's end")
 	}
-	return m.Code, nil
+	return st.Code, nil
 }
 
 // isSFTP tells sshd's sftp subsystem command (internal-sftp or the path
@@ -127,26 +94,18 @@ func isSFTP(cmd string) bool {
 // findHolder connects to the holder of the login this process belongs to:
 // the socket named by one of its ancestors (the login's privileged sshd
 // process). The holder checks our uid and ancestry itself.
-func findHolder(cfg *config.Config) (shellConn, error) {
+func findHolder(cfg *config.Config) (Conn, error) {
 	for _, a := range ancestors(os.Getpid()) {
 		start, err := jail.ProcStartTime(a)
 		if err != nil {
 			continue
 		}
-		c, err := dialHolder(holderSocket(cfg, a, start))
+		c, err := DialJail(holderSocket(cfg, a, start))
 		if err == nil {
 			return c, nil
 		}
 	}
-	return shellConn{}, ErrNoJail
-}
-
-func dialHolder(path string) (shellConn, error) {
-	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
-	if err != nil {
-		return shellConn{}, err
-	}
-	return shellConn{c}, nil
+	return Conn{}, ErrNoJail
 }
 
 // hangUpWithParent makes the death of our parent (sshd's process for this
@@ -154,12 +113,12 @@ func dialHolder(path string) (shellConn, error) {
 // close_session will come) hang up the jailed process, as a closed
 // terminal would: a non-terminal command would otherwise run on with no
 // one to read it.
-func hangUpWithParent(c shellConn, parent int) {
+func hangUpWithParent(p *RemoteProc, parent int) {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGHUP), 0, 0, 0); err != nil {
 		return
 	}
 	// Reparented already (to init: sshd is never pid 1): it is gone.
 	if parent == 1 || os.Getppid() != parent {
-		c.send(&shellMsg{Type: "signal", Signal: int(syscall.SIGHUP)})
+		p.Signal(syscall.SIGHUP)
 	}
 }

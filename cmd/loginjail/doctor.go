@@ -13,13 +13,13 @@ import (
 // warn / fail and the fix. Exit status 0 unless a check fails.
 func cmdDoctor(args []string) int {
 	fs := newFlags("doctor")
-	cfgPath := fs.String("config", "", "config file (default "+config.DefaultPath+" or the embedded defaults)")
-	if code, stop := parse(fs, args); stop {
+	cfgPath := configFlag(fs)
+	a, code, stop := parse(fs, args, noCommand)
+	if stop {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "loginjail doctor: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, stop := noArgs("doctor", a); stop {
+		return code
 	}
 	cfg, err := config.LoadDefaultOrFile(*cfgPath)
 	if err != nil {

@@ -3,17 +3,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 
+	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/jail"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // verb is one subcommand: its usage line, summary and body. run returns
 // the process's exit status.
@@ -30,12 +27,12 @@ func init() {
 		"sshd":         {"sshd [--config FILE] [--listen ADDR]", "serve SSH: every login gets a jail (default listen :2222)", cmdSSHD},
 		"sshd-conn":    {"sshd-conn ...", "internal: one SSH connection (started by sshd)", cmdSSHDConn},
 		"run":          {"run [--config FILE] --user NAME [--net none|nat] [--hostname H] [-- CMD...]", "start a jail for a user from the command line (root)", cmdRun},
-		"ps":           {"ps [--json]", "list live sessions", cmdPS},
-		"enter":        {"enter [--root] SESSION|USER [-- CMD...]", "join a live jail by setns", cmdEnter},
-		"kill":         {"kill SESSION|USER", "end a session and reclaim everything it had", cmdKill},
-		"gc":           {"gc", "reclaim what dead sessions left behind", cmdGC},
-		"check-config": {"check-config [--config FILE] [--user NAME [--from ADDR]]", "validate the config; with --user say which policy matches and why, and print the resolved jail", cmdCheckConfig},
-		"version":      {"version", "print the version", cmdVersion},
+		"ps":           {"ps [--config FILE] [--json]", "list live sessions", cmdPS},
+		"enter":        {"enter [--config FILE] [--root] [--privileged] SESSION|USER [-- CMD...]", "join a live jail by setns", cmdEnter},
+		"kill":         {"kill [--config FILE] SESSION|USER", "end a session and reclaim everything it had", cmdKill},
+		"gc":           {"gc [--config FILE]", "reclaim what dead sessions left behind", cmdGC},
+		"check-config": {"check-config [--config FILE] [--user NAME [--from ADDR]] [--dump]", "validate the config and look for mistakes; with --user say which policy matches and why; --dump prints every effective setting", cmdCheckConfig},
+		"version":      {"version", "print the version and the source revision (also --version)", cmdVersion},
 		"doctor":       {"doctor [--config FILE]", "check the host for what jails need: ok / warn / fail and the fix", cmdDoctor},
 		"pam-hook":     {"pam-hook [--config FILE]", "for pam_exec in sshd's session stack: build (open_session) or end (close_session) the login's jail", cmdPAMHook},
 		"shell":        {"shell [--config FILE] [-c CMD]", "sshd ForceCommand in PAM mode: run the login's shell or command in its jail", cmdShell},
@@ -55,28 +52,36 @@ func main() {
 		os.Exit(cmdSSHDConn(os.Args[2:]))
 	}
 	setupLogging()
-	if len(os.Args) < 2 {
+	os.Exit(dispatch(os.Args[1:]))
+}
+
+// dispatch runs the verb argv[0] with the rest of argv and returns the
+// exit status.
+func dispatch(argv []string) int {
+	if len(argv) < 1 {
 		usage(os.Stderr)
-		os.Exit(2)
+		return 2
 	}
-	name, args := os.Args[1], os.Args[2:]
+	name, args := argv[0], argv[1:]
 	switch name {
 	case "help", "-h", "--help":
 		if len(args) > 0 {
 			if v, ok := verbs[args[0]]; ok {
 				fmt.Printf("usage: loginjail %s\n\n%s\n", v.usage, v.summary)
-				return
+				return 0
 			}
 		}
 		usage(os.Stdout)
-		return
+		return 0
+	case "--version", "-version":
+		name = "version"
 	}
 	v, ok := verbs[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "loginjail: unknown command %q (try loginjail help)\n", name)
-		os.Exit(2)
+		return 2
 	}
-	os.Exit(v.run(args))
+	return v.run(args)
 }
 
 func usage(w *os.File) {
@@ -85,6 +90,9 @@ func usage(w *os.File) {
 	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "gc", "check-config", "doctor", "pam-hook", "shell", "version"} {
 		fmt.Fprintf(w, "  %-14s %s\n", n, verbs[n].summary)
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Flags may come before or after a command's arguments; \"--\" ends them.")
+	fmt.Fprintln(w, "Every command reads --config FILE, else $LOGINJAIL_CONFIG, else "+config.DefaultPath+".")
 }
 
 // setupLogging sends warnings to stderr; LOGINJAIL_DEBUG=1 shows all.
@@ -108,15 +116,13 @@ func newFlags(name string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args; it returns an exit status when the verb should stop.
-func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, true
-		}
-		return 2, true
-	}
-	return 0, false
+// configFlag adds --config to a verb. Its default is $LOGINJAIL_CONFIG, so
+// that every verb finds the config (and with it the state dir of the
+// sessions it acts on) the same way: --config, else LOGINJAIL_CONFIG, else
+// config.DefaultPath, else the embedded defaults.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", os.Getenv("LOGINJAIL_CONFIG"),
+		"config file (default: $LOGINJAIL_CONFIG, else "+config.DefaultPath+" if it exists, else the embedded defaults)")
 }
 
 // fail prints one line naming the command and the problem; exit status 1.
@@ -133,11 +139,15 @@ func requireRoot(verb string) bool {
 	return true
 }
 
-func cmdVersion(args []string) int {
+func cmdVersion(argv []string) int {
 	fs := newFlags("version")
-	if code, stop := parse(fs, args); stop {
+	a, code, stop := parse(fs, argv, noCommand)
+	if stop {
 		return code
 	}
-	fmt.Println("loginjail", version)
+	if code, stop := noArgs("version", a); stop {
+		return code
+	}
+	fmt.Println(versionLine())
 	return 0
 }

@@ -17,8 +17,17 @@ import (
 // no shell at all, never an unjailed one.
 func cmdPAMHook(args []string) int {
 	fs := newFlags("pam-hook")
-	cfgPath := fs.String("config", "", "config file")
-	if code, stop := parse(fs, args); stop {
+	// Not configFlag: pam_exec hands the hook PAM's environment, which on
+	// Debian includes the user's own ~/.pam_environment (pam_env
+	// user_readenv=1 in /etc/pam.d/sshd). A LOGINJAIL_CONFIG from there
+	// would let a user pick the config their jail is built from, as root.
+	// Only the --config of the root-owned PAM stack counts.
+	cfgPath := fs.String("config", "", "config file (default "+config.DefaultPath+" if it exists, else the embedded defaults; $LOGINJAIL_CONFIG is ignored here: PAM's environment can come from the user)")
+	a, code, stop := parse(fs, args, noCommand)
+	if stop {
+		return code
+	}
+	if code, stop := noArgs("pam-hook", a); stop {
 		return code
 	}
 	if !requireRoot("pam-hook") {
@@ -65,7 +74,7 @@ func cmdPAMHolder(args []string) int {
 	rhost := fs.String("rhost", "", "PAM_RHOST")
 	sshdPid := fs.Int("sshd-pid", 0, "pid of the login's privileged sshd process")
 	sshdStart := fs.String("sshd-start", "", "its start time")
-	if code, stop := parse(fs, args); stop {
+	if _, code, stop := parse(fs, args, noCommand); stop {
 		return code
 	}
 	ready := os.NewFile(3, "ready")
@@ -91,9 +100,13 @@ func cmdPAMHolder(args []string) int {
 
 func cmdShell(args []string) int {
 	fs := newFlags("shell")
-	cfgPath := fs.String("config", os.Getenv("LOGINJAIL_CONFIG"), "config file")
+	cfgPath := configFlag(fs)
 	cmd := fs.String("c", "", "command to run instead of the login shell")
-	if code, stop := parse(fs, args); stop {
+	a, code, stop := parse(fs, args, noCommand)
+	if stop {
+		return code
+	}
+	if code, stop := noArgs("shell", a); stop {
 		return code
 	}
 	if *cmd == "" {
@@ -104,7 +117,7 @@ func cmdShell(args []string) int {
 		fmt.Fprintln(os.Stderr, "loginjail shell:", err)
 		return 1
 	}
-	code, err := session.Shell(session.ShellOptions{Config: cfg, Cmd: *cmd, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	code, err = session.Shell(session.ShellOptions{Config: cfg, Cmd: *cmd, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 	if err != nil {
 		return fail("shell", err)
 	}

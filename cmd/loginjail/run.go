@@ -11,11 +11,13 @@ import (
 
 func cmdRun(args []string) int {
 	fs := newFlags("run")
-	cfgPath := fs.String("config", "", "config file (default "+config.DefaultPath+" or the embedded defaults)")
+	cfgPath := configFlag(fs)
 	user := fs.String("user", "", "user to jail")
 	net := fs.String("net", "", "network: none or nat (default: the policy's)")
 	hostname := fs.String("hostname", "", "hostname inside the jail (default: the policy's template)")
-	if code, stop := parse(fs, args); stop {
+	// No positional argument: the first one starts the command.
+	a, code, stop := parse(fs, args, 0)
+	if stop {
 		return code
 	}
 	if *user == "" {
@@ -26,15 +28,15 @@ func cmdRun(args []string) int {
 		fmt.Fprintf(os.Stderr, "loginjail run: --net %q: want none or nat\n", *net)
 		return 2
 	}
-	if !requireRoot("run") {
-		return 1
-	}
 	cfg, err := config.LoadDefaultOrFile(*cfgPath)
 	if err != nil {
 		return fail("run", err)
 	}
-	code, err := session.Run(context.Background(), session.RunOptions{
-		Config: cfg, User: *user, Net: *net, Hostname: *hostname, Argv: fs.Args(),
+	if !requireRoot("run") {
+		return 1
+	}
+	code, err = session.Run(context.Background(), session.RunOptions{
+		Config: cfg, User: *user, Net: *net, Hostname: *hostname, Argv: a.cmd,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 	if err != nil {

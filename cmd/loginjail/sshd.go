@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -21,14 +20,19 @@ func auditLogging() {
 
 func cmdSSHD(args []string) int {
 	fs := newFlags("sshd")
-	cfgPath := fs.String("config", "", "config file (default "+config.DefaultPath+" or the embedded defaults)")
+	cfgPath := configFlag(fs)
 	listen := fs.String("listen", "", "address to listen on, host:port (default: [server] listen)")
-	if code, stop := parse(fs, args); stop {
+	a, code, stop := parse(fs, args, noCommand)
+	if stop {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "loginjail sshd: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, stop := noArgs("sshd", a); stop {
+		return code
+	}
+	// Serve loads the config itself (and again at each SIGHUP); loading it
+	// here first names a bad one before anything else, as every verb does.
+	if _, err := config.LoadDefaultOrFile(*cfgPath); err != nil {
+		return fail("sshd", err)
 	}
 	if !requireRoot("sshd") {
 		return 1
@@ -47,10 +51,11 @@ func cmdSSHDConn(args []string) int {
 	auditLogging()
 	fs := newFlags("sshd-conn")
 	name := fs.String("config-name", "", "file the config on fd 5 came from (\"\" = embedded defaults)")
-	if code, stop := parse(fs, args); stop {
+	remote := fs.String("remote", "", "the client's address as the listener saw it, or as a balancer's PROXY header named it (\"\" = ask the socket)")
+	if _, code, stop := parse(fs, args, noCommand); stop {
 		return code
 	}
-	if err := sshd.ServeConnection(*name); err != nil {
+	if err := sshd.ServeConnection(*name, *remote); err != nil {
 		slog.Error("connection", "err", err)
 		return 1
 	}

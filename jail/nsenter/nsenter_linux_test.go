@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loginjail/loginjail/test/testutil"
 )
 
 // These tests re-execute the test binary itself as the enter process: the
@@ -339,9 +341,9 @@ func TestBadPidFD(t *testing.T) {
 }
 
 // TestBadConfig feeds the C side broken configs directly and wants exit 125
-// with one line, whatever the damage.
+// with one line, whatever the damage. The config is read and checked
+// before any privileged step, so this runs without root.
 func TestBadConfig(t *testing.T) {
-	requireRoot(t)
 	good, err := encode(Config{Argv: []string{"true"}}, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -498,7 +500,7 @@ func openPty(t *testing.T) (ptmx, pts *os.File) {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
-		t.Skipf("no pty: %v", err)
+		testutil.Missing(t, "no pty: %v", err)
 	}
 	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		t.Fatal(err)
@@ -633,9 +635,7 @@ func TestKillEnterKillsTarget(t *testing.T) {
 // namespace as its root, so it still sees host pids.
 func TestNonDumpable(t *testing.T) {
 	requireRoot(t)
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		t.Skip("needs util-linux nsenter")
-	}
+	testutil.RequireTool(t, "nsenter") // util-linux
 	tg := startTarget(t, false)
 	cmd, err := Command(tg.config("sleep", "60"))
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/loginjail/loginjail/session"
 )
 
 // sessionChannel is one "session" channel: at most one shell, command or
@@ -199,7 +201,7 @@ func (s *sessionChannel) subsystem(name string) (spawnReq, bool) {
 		return spawnReq{}, false
 	}
 	c := s.c
-	return spawnReq{SFTP: true, Env: mergeEnv(nil, c.pamEnv, s.env, c.login.opts.Environment, c.sshEnv(), s.agentEnv())}, true
+	return spawnReq{SFTP: true, Env: session.MergeEnv(nil, c.pamEnv, s.env, c.login.opts.Environment, c.sshEnv(), s.agentEnv())}, true
 }
 
 // startCommand runs the login shell, or `shell -c cmd`; a key's command=
@@ -218,7 +220,7 @@ func (s *sessionChannel) startCommand(cmd string, isExec bool) (bool, func()) {
 		cmd, what = forced, "forced-command"
 	}
 	r := spawnReq{Cmd: cmd, Pty: s.pty != nil,
-		Env: mergeEnv(nil, c.pamEnv, s.env, c.login.opts.Environment, c.sshEnv(), s.agentEnv(), extra)}
+		Env: session.MergeEnv(nil, c.pamEnv, s.env, c.login.opts.Environment, c.sshEnv(), s.agentEnv(), extra)}
 	if s.pty != nil {
 		r.Term = s.pty.Term
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 
 	"github.com/loginjail/loginjail/config"
@@ -21,8 +22,17 @@ const (
 // configName is the config file the bytes on configFD came from ("" for
 // the embedded defaults); the listener validated them, and the child
 // parses the same bytes, so a config edited since does not apply until the
-// listener re-reads it (SIGHUP).
-func ServeConnection(configName string) error {
+// listener re-reads it (SIGHUP). remote, if not "", is the client's
+// address as the listener saw it: the socket's peer, or the client a
+// balancer's PROXY header named (the listener read it).
+func ServeConnection(configName, remote string) error {
+	var client netip.AddrPort
+	if remote != "" {
+		var err error
+		if client, err = netip.ParseAddrPort(remote); err != nil {
+			return fmt.Errorf("remote address from the listener: %w", err)
+		}
+	}
 	cfgPipe := os.NewFile(configFD, "config")
 	data, err := io.ReadAll(cfgPipe)
 	cfgPipe.Close()
@@ -41,6 +51,7 @@ func ServeConnection(configName string) error {
 	if err != nil {
 		return fmt.Errorf("connection from the listener: %w", err)
 	}
+	nc = newProxyGuard(nc, client)
 	status := &statusPipe{f: os.NewFile(statusFD, "status")}
 	// The PAM thread is this, the main thread (see lockedThread).
 	thread := &lockedThread{work: make(chan func())}

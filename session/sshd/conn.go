@@ -82,6 +82,7 @@ type conn struct {
 
 	fwd   fwdState     // forwarding: listeners, agent socket, open relays (forward.go)
 	share *shareServer // share = "user": this process serves its jail to the user's other logins
+	pol   loginPolicy  // the login's one policy resolution (policy.go)
 }
 
 // newConn prepares to serve nc with cfg.
@@ -273,10 +274,14 @@ func (c *conn) jail() (jailRef, error) {
 
 // buildJail builds a jail of this connection's own.
 func (c *conn) buildJail() (*session.Session, error) {
-	l := session.Login{User: c.login.who.Name, Remote: c.remote.Addr(), RemoteStr: c.remote.String(), Frontdoor: session.FrontdoorSSHD}
+	res, err := c.resolved()
+	if err != nil {
+		return nil, err
+	}
+	l := c.sessionLogin()
+	l.Policy = res
 	var s *session.Session
-	var err error
-	c.thread.do(func() { s, err = session.Open(context.Background(), c.cfg, l) })
+	c.thread.do(func() { s, err = openSession(context.Background(), c.cfg, l) })
 	return s, err
 }
 

@@ -10,8 +10,6 @@ import (
 	"sync"
 
 	"golang.org/x/crypto/ssh"
-
-	"github.com/loginjail/loginjail/config"
 )
 
 // Forwarding. Every socket lives in the jail's network namespace: the
@@ -27,17 +25,13 @@ import (
 // fwdState is a connection's forwarding: what is open, so that all of it
 // closes when the connection ends.
 type fwdState struct {
-	mu         sync.Mutex
-	closed     bool
-	listeners  map[fwdKey]*remoteListener
-	agentPath  string // the agent socket's path inside the jail, once made
-	agentErr   error  // why it could not be made
-	agentLn    net.Listener
-	open       map[io.Closer]struct{} // relayed connections
-	policyErr  error
-	policy     *config.Jail
-	policyName string
-	once       sync.Once
+	mu        sync.Mutex
+	closed    bool
+	listeners map[fwdKey]*remoteListener
+	agentPath string // the agent socket's path inside the jail, once made
+	agentErr  error  // why it could not be made
+	agentLn   net.Listener
+	open      map[io.Closer]struct{} // relayed connections
 }
 
 // fwdKey is a remote forward as the client named it (address string and
@@ -50,32 +44,6 @@ type fwdKey struct {
 type remoteListener struct {
 	ln   net.Listener
 	port uint32 // the port bound (differs from the key's for port 0)
-}
-
-// policy is the login's resolved [jail] table (forwarding switches),
-// resolved without building the jail so a refusal costs none.
-func (c *conn) policy() (*config.Jail, error) {
-	f := &c.fwd
-	f.once.Do(func() {
-		groups, err := config.GroupsOf(c.login.who.Name)
-		if err != nil {
-			f.policyErr = err
-			return
-		}
-		res, err := c.cfg.Resolve(c.login.who.Name, groups, c.remote.Addr())
-		if err != nil {
-			f.policyErr = err
-			return
-		}
-		f.policy, f.policyName = &res.Jail, res.Policy
-	})
-	return f.policy, f.policyErr
-}
-
-// policyName is the name of the [[policy]] the login matched ("" for none).
-func (c *conn) policyName() (string, error) {
-	_, err := c.policy()
-	return c.fwd.policyName, err
 }
 
 // tcpForwardingAllowed reports whether -L/-R are allowed, and why not.

@@ -1,7 +1,6 @@
 package sshd
 
 import (
-	"golang.org/x/sys/unix"
 	"os"
 	"syscall"
 
@@ -37,31 +36,8 @@ type proc interface {
 	Wait() (jail.ExitStatus, error)
 }
 
-// spawnReq is what a session channel asks to run: the jail's side turns
-// it into a ProcSpec (login environment, shell, uid) of its session.
-type spawnReq struct {
-	SFTP bool     `json:"sftp,omitempty"` // the SFTP server instead of a shell
-	Cmd  string   `json:"cmd,omitempty"`  // "" = login shell
-	Term string   `json:"term,omitempty"`
-	Pty  bool     `json:"pty,omitempty"`
-	Rows uint16   `json:"rows,omitempty"`
-	Cols uint16   `json:"cols,omitempty"`
-	Env  []string `json:"env,omitempty"` // laid over the login environment
-	// Termios is the terminal the client asked for (pty-req modes laid
-	// over a new pty's defaults), set by init before the shell starts.
-	Termios *unix.Termios `json:"termios,omitempty"`
-}
-
-// procSpec is r as a ProcSpec of session s.
-func procSpec(s *session.Session, r spawnReq) jail.ProcSpec {
-	ps := s.LoginShell(r.Cmd, r.Term, r.Pty)
-	if r.SFTP {
-		ps = s.SFTPServer()
-	}
-	ps.Env = mergeEnv(ps.Env, r.Env)
-	ps.Pty, ps.Rows, ps.Cols, ps.Termios = r.Pty, r.Rows, r.Cols, r.Termios
-	return ps
-}
+// spawnReq is what a session channel asks to run.
+type spawnReq = session.SpawnReq
 
 // localJail is a jail this process built.
 type localJail struct{ s *session.Session }
@@ -69,7 +45,7 @@ type localJail struct{ s *session.Session }
 func (l localJail) sessionID() string { return l.s.ID }
 
 func (l localJail) spawn(r spawnReq, stdio []*os.File) (proc, *os.File, error) {
-	p, err := l.s.Jail.Spawn(procSpec(l.s, r), stdio)
+	p, err := l.s.Jail.Spawn(l.s.ProcSpec(r), stdio)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,7 +55,7 @@ func (l localJail) spawn(r spawnReq, stdio []*os.File) (proc, *os.File, error) {
 func (l localJail) dial(network, addr string) (*os.File, error) { return l.s.Jail.Dial(network, addr) }
 
 func (l localJail) listen(network, addr string) (*os.File, string, error) {
-	return l.s.Jail.Listen(network, addr, l.s.Spec.InsideUID(), l.s.Spec.InsideGID())
+	return l.s.Listen(network, addr)
 }
 
 func (l localJail) done() <-chan struct{} { return l.s.Jail.Done() }

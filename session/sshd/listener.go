@@ -42,11 +42,12 @@ type listener struct {
 
 // child is one per-connection process as the listener tracks it.
 type child struct {
-	remote   netip.Addr
-	authed   bool // guarded by listener.mu
-	settled  bool // no longer counted in unauth; guarded by listener.mu
-	failures int  // watch goroutine only
-	grace    bool // watch goroutine only
+	remote   netip.Addr     // the client: the socket's peer, or the one a PROXY header named
+	addr     netip.AddrPort // remote with its port, as the per-connection process is told it
+	authed   bool           // guarded by listener.mu
+	settled  bool           // no longer counted in unauth; guarded by listener.mu
+	failures int            // watch goroutine only
+	grace    bool           // watch goroutine only
 }
 
 // Serve is `loginjail sshd`: it listens until SIGTERM or SIGINT. Live
@@ -161,10 +162,62 @@ func (l *listener) reload(addr string) {
 	slog.Info("config reloaded", "event", evReload, "config", l.source())
 }
 
-// admit applies the per-source penalty and max_startups to a new
-// connection and hands it to a per-connection process.
+// admit takes a new connection: from a balancer in proxy_protocol_from,
+// once its PROXY header has named the client (admitProxied); from anyone
+// else, at once.
 func (l *listener) admit(nc net.Conn) {
-	remote := addrPortOf(nc.RemoteAddr())
+	peer := addrPortOf(nc.RemoteAddr())
+	l.mu.Lock()
+	cfg := l.cfg
+	l.mu.Unlock()
+	if cfg.Server.ProxyTrusted(peer.Addr()) {
+		go l.admitProxied(nc, peer, cfg)
+		return
+	}
+	l.admitFrom(nc, peer)
+}
+
+// admitProxied reads a balancer's PROXY header, with a deadline, and
+// admits the connection as coming from the client it names. A missing or
+// malformed header drops it in one line; a LOCAL header or a bare connect
+// that closes without data (health checks) is closed quietly.
+func (l *listener) admitProxied(nc net.Conn, peer netip.AddrPort, cfg *config.Config) {
+	wait := proxyHeaderWait
+	if g := cfg.Server.LoginGraceTime.Duration; g > 0 && g < wait {
+		wait = g
+	}
+	deadline := time.Now().Add(wait)
+	nc.SetReadDeadline(deadline)
+	h, err := readProxyHeader(nc)
+	nc.SetReadDeadline(time.Time{})
+	var client netip.AddrPort
+	ok := false
+	if err == nil {
+		client, ok, err = proxyClient(h)
+	}
+	switch {
+	case errors.Is(err, errProxyQuiet):
+		slog.Debug("balancer connection closed without data", "balancer", peer.String())
+		nc.Close()
+	case err != nil:
+		slog.Warn("connection dropped", "event", evConnDrop, "remote", peer.String(), "reason", err.Error())
+		nc.Close()
+	case !ok && peekClosed(nc, deadline):
+		// LOCAL: the balancer's own connection; a health check closes
+		// it without a byte.
+		slog.Debug("balancer health check", "balancer", peer.String())
+		nc.Close()
+	case !ok:
+		l.admitFrom(nc, peer)
+	default:
+		l.admitFrom(nc, client)
+	}
+}
+
+// admitFrom applies the per-source penalty and max_startups to a new
+// connection from remote (the socket's peer, or the client a balancer's
+// PROXY header named) and hands it to a per-connection process.
+func (l *listener) admitFrom(nc net.Conn, remote netip.AddrPort) {
 	l.mu.Lock()
 	reason := ""
 	switch {
@@ -184,7 +237,7 @@ func (l *listener) admit(nc net.Conn) {
 	cfg, name, data := l.cfg, l.cfgName, l.cfgData
 	l.mu.Unlock()
 
-	ch := &child{remote: remote.Addr()}
+	ch := &child{remote: remote.Addr(), addr: remote}
 	if err := l.spawn(nc, ch, cfg, name, data); err != nil {
 		slog.Error("per-connection process", "event", evConnCrash, "remote", remote.String(), "err", err)
 		l.settle(ch, false)
@@ -210,9 +263,13 @@ func (l *listener) spawn(nc net.Conn, ch *child, cfg *config.Config, name string
 		statusW.Close()
 		return err
 	}
+	// The remote travels on the command line: a balancer's header was
+	// read here, and a peer that reset the connection meanwhile has no
+	// address the child could ask the socket for.
+	args := []string{"loginjail", "sshd-conn", "--config-name=" + name, "--remote=" + ch.addr.String()}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{"loginjail", "sshd-conn", "--config-name=" + name},
+		Args:        args,
 		Env:         os.Environ(),
 		Dir:         "/",
 		Stderr:      os.Stderr,

@@ -135,6 +135,25 @@ func TestDeb(t *testing.T) {
 			t.Errorf("postinst made host key %s (the first start should)", p)
 		}
 	}
+	// The licenses: DEP-5 copyright, and the NOTICE files of the linked
+	// modules that have one (go-seccomp-bpf and go-systemd do).
+	if b, err := os.ReadFile("/usr/share/doc/loginjail/copyright"); err != nil || !strings.Contains(string(b), "Files: *\nCopyright: 2026 the loginjail authors\nLicense: Apache-2.0\n") {
+		t.Errorf("/usr/share/doc/loginjail/copyright: %v\n%s", err, b)
+	}
+	if b, err := os.ReadFile("/usr/share/doc/loginjail/NOTICE"); err != nil || !strings.Contains(string(b), "Elasticsearch B.V.") || !strings.Contains(string(b), "CoreOS, Inc") {
+		t.Errorf("/usr/share/doc/loginjail/NOTICE: %v\n%s", err, b)
+	}
+
+	// `loginjail version` names the package's version and the revision
+	// it was built from.
+	debVersion := strings.TrimSpace(debOutput(t, "dpkg-deb", "-f", deb, "Version"))
+	version, _, code := testutil.Run(t, "/usr/sbin/loginjail", "--version")
+	if code != 0 || !strings.HasPrefix(version, "loginjail "+debVersion+" (") {
+		t.Errorf("loginjail --version: exit %d, %q; want the package version %s", code, version, debVersion)
+	}
+	if rev, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output(); err == nil && !strings.Contains(version, "revision "+strings.TrimSpace(string(rev))) {
+		t.Errorf("loginjail --version: %q does not name revision %s", version, rev)
+	}
 
 	// The shipped config validates, the unit verifies.
 	cc, serr, code := testutil.Run(t, "/usr/sbin/loginjail", "check-config")

@@ -78,9 +78,9 @@ func TestDoctor(t *testing.T) {
 	}
 }
 
-// TestDoctorShippedConfig: doctor accepts the packaged config.
+// TestDoctorShippedConfig: doctor accepts the packaged config. It reads
+// only what any user may, so it runs without root too.
 func TestDoctorShippedConfig(t *testing.T) {
-	testutil.RequireRoot(t)
 	root, err := testutil.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -89,10 +89,13 @@ func TestDoctorShippedConfig(t *testing.T) {
 	if l := findLine(lines, "ok   config: "); !strings.Contains(l, "packaging/loginjail.toml valid") {
 		t.Errorf("config line %q", l)
 	}
-	// The build policy's image does not exist here and nobody is in group
-	// "build": a warning, not a failure.
-	if l := findLine(lines, `warn rootfs of policy "build"`); l == "" && findLine(lines, `ok   rootfs of policy "build"`) == "" {
-		t.Errorf("no rootfs line for the build policy:\n%s", strings.Join(lines, "\n"))
+	// The example policies are shipped commented out, so that a fresh
+	// install's doctor has nothing to say about an image that does not
+	// exist or groups nobody is in.
+	for _, l := range lines {
+		if strings.Contains(l, `"build"`) || strings.Contains(l, `"exam"`) {
+			t.Errorf("doctor reports on an example policy: %s", l)
+		}
 	}
 }
 

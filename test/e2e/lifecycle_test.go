@@ -121,13 +121,19 @@ func TestEnter(t *testing.T) {
 		want = append(want, readlink(t, fmt.Sprintf("/proc/%d/ns/%s", b.sess.Pid, ns)))
 	}
 	script := `for ns in ` + strings.Join(namespaces, " ") + `; do readlink /proc/self/ns/$ns; done; id -u; pwd; hostname; ps -e -o comm= | grep -cx sleep`
-	check := func(label string, root bool, wantUID int) {
+	// rootAfter puts --root after the session, as admins type it
+	// (`loginjail enter alice --root`): it is a flag there too.
+	check := func(label string, root, rootAfter bool, wantUID int) {
 		t.Helper()
 		args := []string{"enter"}
-		if root {
+		if root && !rootAfter {
 			args = append(args, "--root")
 		}
-		args = append(args, b.sess.ID, "--", "sh", "-c", script)
+		args = append(args, b.sess.ID)
+		if root && rootAfter {
+			args = append(args, "--root")
+		}
+		args = append(args, "--", "sh", "-c", script)
 		out, serr, code := e.lj(args...)
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", label, code, serr)
@@ -150,11 +156,12 @@ func TestEnter(t *testing.T) {
 			t.Errorf("%s: uid/cwd/hostname/sleeps %q, want %d %s %s 1", label, rest, wantUID, wantDir, b.sess.Hostname)
 		}
 	}
-	check("enter", false, u.UID)
-	check("enter --root", true, 0)
+	check("enter", false, false, u.UID)
+	check("enter --root", true, false, 0)
+	check("enter SESSION --root", true, true, 0)
 
 	syscall.Kill(b.sess.Pid, syscall.SIGSTOP)
-	check("enter while init is stopped", false, u.UID)
+	check("enter while init is stopped", false, false, u.UID)
 	syscall.Kill(b.sess.Pid, syscall.SIGCONT)
 
 	if _, _, code := e.lj("enter", b.sess.ID, "--", "sh", "-c", "exit 9"); code != 9 {

@@ -56,10 +56,7 @@ func newPAMSSHD(t *testing.T, e *env) *pamSSHD {
 // shipped snippets' (already adapted to the test's paths).
 func newPAMSSHDWith(t *testing.T, e *env, pamSession, sshdMatch string) *pamSSHD {
 	t.Helper()
-	sshdBin := "/usr/sbin/sshd"
-	if _, err := os.Stat(sshdBin); err != nil {
-		t.Skip("requires openssh-server (packaging/deps.sh installs it)")
-	}
+	sshdBin := testutil.RequireTool(t, "/usr/sbin/sshd") // openssh-server
 	os.MkdirAll("/run/sshd", 0o755)
 	dir, err := os.MkdirTemp("", "ljt-sshd-")
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loginjail/loginjail/test/testutil"
 )
 
 // TestSshdAlgorithmsAudit runs ssh-audit against the server: no failure
@@ -13,9 +15,7 @@ import (
 // warning, which 2.5.0 gives for algorithms it does not know yet, such as
 // mlkem768x25519-sha256 and the strict-kex marker).
 func TestSshdAlgorithmsAudit(t *testing.T) {
-	if _, err := exec.LookPath("ssh-audit"); err != nil {
-		t.Skip("requires ssh-audit (packaging/deps.sh installs it)")
-	}
+	testutil.RequireTool(t, "ssh-audit")
 	s := newSSHD(t, "", "")
 	out, err := exec.Command("ssh-audit", "-n", "-p", s.port, "127.0.0.1").CombinedOutput()
 	code := 0

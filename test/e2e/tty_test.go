@@ -22,9 +22,7 @@ type tmux struct {
 
 func newTmux(t *testing.T, cmd string) *tmux {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("requires tmux (packaging/deps.sh installs it)")
-	}
+	testutil.RequireTool(t, "tmux")
 	m := &tmux{t: t, session: fmt.Sprintf("ljt%d", time.Now().UnixNano()), status: filepath.Join(t.TempDir(), "status")}
 	// remain-on-exit keeps the pane after the command ends, so the
 	// screen can still be read; the status goes to a file.

@@ -1,5 +1,6 @@
 // Package testutil holds helpers shared by loginjail's end-to-end tests
 // (test/...) and the jail package's privileged tests: skipping without root,
+// failing under CI for a missing tool (RequireTool, Missing),
 // building the loginjail binary once per test process, creating and removing
 // throwaway login accounts with subordinate id ranges, running commands with a
 // timeout, and making network namespaces.

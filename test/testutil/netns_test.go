@@ -23,16 +23,11 @@ func TestNewNetNS(t *testing.T) {
 	}
 }
 
-func TestRequireRootSkips(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("running as root")
-	}
-	ran := false
-	t.Run("inner", func(t *testing.T) {
-		RequireRoot(t)
-		ran = true
-	})
-	if ran {
-		t.Fatal("RequireRoot did not skip")
+// TestRequireRoot: RequireRoot skips without root and lets the test run
+// with it.
+func TestRequireRoot(t *testing.T) {
+	f, returned := call(t, func(tb testing.TB) { RequireRoot(tb) })
+	if root := os.Geteuid() == 0; returned != root || (f.skipped != "") == root {
+		t.Fatalf("euid %d: RequireRoot returned %v, skipped %q", os.Geteuid(), returned, f.skipped)
 	}
 }

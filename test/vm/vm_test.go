@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/loginjail/loginjail/test/testutil"
 )
 
 // dists are the guests every run proves loginjail on: Debian 12 (kernel
@@ -30,13 +32,11 @@ func dists(t *testing.T) []string {
 // side by side, installs the .deb in each and runs the checks of
 // checks_test.go in them.
 func TestVM(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("requires root: builds images with mmdebstrap and boots qemu; run `sudo make vm-test`")
-	}
+	// Root: mmdebstrap, mkfs and the image cache. A missing tool fails
+	// under CI=true and skips elsewhere (testutil.RequireTool).
+	testutil.RequireRoot(t)
 	for _, tool := range []string{"mmdebstrap", "qemu-system-x86_64", "qemu-img", "mkfs.ext4", "ssh", "scp", "ssh-keygen"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: run packaging/deps.sh (make deps)", tool)
-		}
+		testutil.RequireTool(t, tool)
 	}
 	start := time.Now()
 	deb := debPath(t)
