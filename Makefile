@@ -5,7 +5,10 @@
 #   make shell   the same build, then a jailed shell for $SUDO_USER
 #                (JAIL_USER=name for another user), no SSH needed
 #   make test    install dependencies, build, tidy-check, vulncheck, go vet and
-#                the whole test suite (end-to-end tests need root: sudo make test)
+#                the whole test suite but the VM tests (end-to-end tests need
+#                root: sudo make test)
+#   make vm-test the VM test bed (test/vm): the .deb in Debian 12 and 13
+#                guests under qemu, systemd as PID 1 on cgroup v2 (root)
 #   make tidy-check  fail when `go mod tidy` would change go.mod or go.sum
 #   make vulncheck   govulncheck: fail on vulnerable code the program calls
 #   make bench   run bench/*.sh
@@ -26,7 +29,7 @@ endif
 # Prerequisites run in the order written (deps before build before tests).
 .NOTPARALLEL:
 
-.PHONY: all deps build run shell test tidy-check vulncheck bench clean man deb
+.PHONY: all deps build run shell test vm-test tidy-check vulncheck bench clean man deb
 
 all: build
 
@@ -50,9 +53,16 @@ shell: deps build
 
 # LOGINJAIL_BIN hands the binary built above to the end-to-end tests, so
 # test/testutil.Binary does not build it again in every test package.
+# test/vm is left to `make vm-test`: it builds VM images and boots guests.
 test: deps build tidy-check vulncheck
 	$(GO) vet ./...
-	LOGINJAIL_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 40m ./...
+	LOGINJAIL_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 40m $$($(GO) list ./... | grep -v /test/vm)
+
+# The VM test bed: builds the .deb, then test/vm builds (or reuses from
+# /var/cache/loginjail-vm) a bookworm and a trixie image with mmdebstrap,
+# boots both with qemu and proves the package in them.
+vm-test: deps deb
+	LOGINJAIL_DEB=$$(ls -t $(CURDIR)/bin/loginjail_*.deb | head -n1) $(GO) test -count=1 -timeout 40m -v ./test/vm/
 
 tidy-check:
 	@$(GO) mod tidy -diff || { echo "tidy-check: go.mod/go.sum are not tidy (the diff above): run go mod tidy"; exit 1; }

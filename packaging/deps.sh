@@ -54,6 +54,11 @@ packages=(
 	# packaging: `make deb` and its test (systemd-analyze verify, lintian)
 	systemd
 	lintian
+	# the VM test bed (make vm-test): Debian images, qemu guests
+	mmdebstrap
+	qemu-system-x86
+	qemu-utils
+	e2fsprogs
 )
 
 # installed PKG: true when dpkg has PKG fully installed.
