@@ -149,47 +149,6 @@ func newPXWorld(t *testing.T, moreTOML string) *pxWorld {
 	return w
 }
 
-// newSSHDIn starts `loginjail sshd` in namespace ns on listen, like
-// newSSHD does on loopback.
-func newSSHDIn(t *testing.T, ns, listen, serverTOML, moreTOML string) *sshdServer {
-	t.Helper()
-	service := fmt.Sprintf("ljt-%d", os.Getpid())
-	pamFile := "/etc/pam.d/" + service
-	e := newEnv(t, fmt.Sprintf("pam_service = %q\n%s\n%s", service, serverTOML, moreTOML))
-	if err := os.WriteFile(pamFile, []byte(pamStack), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(pamFile) })
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	s := &sshdServer{t: t, e: e, dir: dir, logPath: filepath.Join(dir, "sshd.log"), key: filepath.Join(dir, "id_ed25519"), port: pxPort}
-	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", s.key)
-	logf, err := os.Create(s.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	s.cmd = exec.Command("ip", "netns", "exec", ns, e.bin, "sshd", "--config", e.cfg, "--listen", listen)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.done = make(chan struct{})
-	cmd, done := s.cmd, s.done
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			b, _ := os.ReadFile(s.logPath)
-			t.Logf("sshd log of %s:\n%s", ns, b)
-		}
-	})
-	s.waitEvent("sshd.listen", map[string]string{"addr": listen})
-	return s
-}
-
 // sshFrom runs the OpenSSH client in namespace ns against host with the
 // world's key.
 func (w *pxWorld) sshFrom(t *testing.T, ns, host, user string, cmd ...string) *exec.Cmd {

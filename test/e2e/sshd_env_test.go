@@ -28,6 +28,8 @@ type sshdServer struct {
 	key     string // a client key pair for the tests' users
 	cmd     *exec.Cmd
 	done    chan struct{}
+	ns      string // network namespace the listener runs in; "": this one
+	listen  string // --listen
 }
 
 // pamStack is a normal Debian stack for the test's service.
@@ -37,9 +39,16 @@ const pamStack = `# loginjail e2e test service, removed by the test
 @include common-session
 `
 
-// newSSHD starts a server; serverTOML adds [server] keys, jailTOML more
-// tables ([jail]..., [[policy]]...).
+// newSSHD starts a server on loopback; serverTOML adds [server] keys,
+// moreTOML more tables ([jail]..., [[policy]]...).
 func newSSHD(t *testing.T, serverTOML, moreTOML string) *sshdServer {
+	t.Helper()
+	return newSSHDIn(t, "", "127.0.0.1:0", serverTOML, moreTOML)
+}
+
+// newSSHDIn starts a server in network namespace ns ("": this one) on
+// listen.
+func newSSHDIn(t *testing.T, ns, listen, serverTOML, moreTOML string) *sshdServer {
 	t.Helper()
 	service := fmt.Sprintf("ljt-%d", os.Getpid())
 	pamFile := "/etc/pam.d/" + service
@@ -50,12 +59,12 @@ func newSSHD(t *testing.T, serverTOML, moreTOML string) *sshdServer {
 	t.Cleanup(func() { os.Remove(pamFile) })
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
-	s := &sshdServer{t: t, e: e, dir: dir, logPath: filepath.Join(dir, "sshd.log"), key: filepath.Join(dir, "id_ed25519")}
+	s := &sshdServer{t: t, e: e, dir: dir, logPath: filepath.Join(dir, "sshd.log"), key: filepath.Join(dir, "id_ed25519"), ns: ns, listen: listen}
 	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", s.key)
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(s.logPath)
-			t.Logf("sshd log:\n%s", b)
+			t.Logf("sshd log %s:\n%s", ns, b)
 		}
 	})
 	s.start()
@@ -73,7 +82,11 @@ func (s *sshdServer) start() {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	s.cmd = exec.Command(s.e.bin, "sshd", "--config", s.e.cfg, "--listen", "127.0.0.1:0")
+	args := []string{s.e.bin, "sshd", "--config", s.e.cfg, "--listen", s.listen}
+	if s.ns != "" {
+		args = append([]string{"ip", "netns", "exec", s.ns}, args...)
+	}
+	s.cmd = exec.Command(args[0], args[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
