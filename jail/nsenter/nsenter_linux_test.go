@@ -653,12 +653,17 @@ func TestNonDumpable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	// Wait for the enter process to be in the jail (it has a child then).
+	// Wait for the enter process to be in the jail and its child to have
+	// exec'd the target: before the exec the child is still a
+	// non-dumpable copy of the enter process, and the control below
+	// would fail under load.
 	var child int
 	for range 500 {
 		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
 		if child, err = strconv.Atoi(strings.TrimSpace(string(kids))); err == nil {
-			break
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child)); strings.TrimSpace(string(comm)) == "sleep" {
+				break
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
