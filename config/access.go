@@ -1,0 +1,346 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// RootLogin is permit_root_login, OpenSSH's PermitRootLogin: "yes", "no",
+// "prohibit-password" (keys and certificates only) or
+// "forced-commands-only" (keys whose line or certificate forces a
+// command). The booleans of older configurations still load: true is
+// "yes", false "no".
+type RootLogin string
+
+// The permit_root_login values.
+const (
+	RootYes                RootLogin = "yes"
+	RootNo                 RootLogin = "no"
+	RootProhibitPassword   RootLogin = "prohibit-password"
+	RootForcedCommandsOnly RootLogin = "forced-commands-only"
+)
+
+// UnmarshalText takes one of the four words (OpenSSH's old synonym
+// "without-password" too, as sshd does).
+func (r *RootLogin) UnmarshalText(text []byte) error {
+	switch v := RootLogin(text); v {
+	case RootYes, RootNo, RootProhibitPassword, RootForcedCommandsOnly:
+		*r = v
+	case "without-password":
+		*r = RootProhibitPassword
+	default:
+		return fmt.Errorf("%q is not one of \"yes\", \"no\", \"prohibit-password\", \"forced-commands-only\" (or true/false)", string(text))
+	}
+	return nil
+}
+
+// MarshalText prints the word.
+func (r RootLogin) MarshalText() ([]byte, error) { return []byte(r), nil }
+
+// Allows reports whether root may log in with method; forced says the key
+// (its authorized_keys line or its certificate) forces a command. The
+// string is the rule that decided, for the log and check-config.
+func (r RootLogin) Allows(method string, forced bool) (bool, string) {
+	switch r {
+	case RootYes:
+		return true, `permit_root_login = "yes"`
+	case RootProhibitPassword:
+		if method == "publickey" {
+			return true, `permit_root_login = "prohibit-password" allows keys`
+		}
+		return false, fmt.Sprintf(`permit_root_login = "prohibit-password" refuses %s`, method)
+	case RootForcedCommandsOnly:
+		if method == "publickey" && forced {
+			return true, `permit_root_login = "forced-commands-only" allows a key that forces a command`
+		}
+		if method == "publickey" {
+			return false, `permit_root_login = "forced-commands-only" refuses a key without command= or force-command`
+		}
+		return false, fmt.Sprintf(`permit_root_login = "forced-commands-only" refuses %s`, method)
+	}
+	return false, `root login is not permitted (permit_root_login = "no")`
+}
+
+// Authentication method names, as in OpenSSH's AuthenticationMethods.
+const (
+	MethodPublickey = "publickey"
+	MethodPassword  = "password"
+	MethodKbd       = "keyboard-interactive"
+)
+
+// MethodEnabled reports whether the method's own switch
+// (pubkey_authentication, password_authentication,
+// kbd_interactive_authentication) is on.
+func (s *Server) MethodEnabled(m string) bool {
+	switch m {
+	case MethodPublickey:
+		return s.PubkeyAuthentication
+	case MethodPassword:
+		return s.PasswordAuthentication
+	case MethodKbd:
+		return s.KbdInteractiveAuthentication
+	}
+	return false
+}
+
+// normMethod maps OpenSSH's submethod spelling "keyboard-interactive:pam"
+// to the method (PAM is the only device here).
+func normMethod(m string) string {
+	if m == MethodKbd+":pam" {
+		return MethodKbd
+	}
+	return m
+}
+
+// parseMethodList splits one authentication_methods entry.
+func parseMethodList(s string) ([]string, error) {
+	var out []string
+	for _, m := range strings.Split(s, ",") {
+		m = strings.TrimSpace(m)
+		switch normMethod(m) {
+		case MethodPublickey, MethodPassword, MethodKbd:
+			out = append(out, normMethod(m))
+		default:
+			return nil, fmt.Errorf("%q: unknown method %q (want publickey, password, keyboard-interactive)", s, m)
+		}
+	}
+	return out, nil
+}
+
+// MethodLists is authentication_methods with every list usable as
+// configured (all its methods enabled); nil when the option is empty:
+// then any one enabled method is enough.
+func (s *Server) MethodLists() [][]string {
+	var out [][]string
+	for _, e := range s.AuthenticationMethods {
+		l, err := parseMethodList(e)
+		if err != nil {
+			continue // Validate reported it
+		}
+		usable := true
+		for _, m := range l {
+			usable = usable && s.MethodEnabled(m)
+		}
+		if usable {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// NextMethods is OpenSSH's partial success: with done the methods that
+// have succeeded so far, in order, it reports whether some list is
+// complete, and otherwise which methods may come next (each list must be
+// followed in its order). With no lists, one enabled method completes.
+func (s *Server) NextMethods(done []string) (complete bool, next []string) {
+	lists := s.MethodLists()
+	if len(s.AuthenticationMethods) == 0 {
+		if len(done) > 0 {
+			return true, nil
+		}
+		for _, m := range []string{MethodPublickey, MethodPassword, MethodKbd} {
+			if s.MethodEnabled(m) {
+				next = append(next, m)
+			}
+		}
+		return false, next
+	}
+lists:
+	for _, l := range lists {
+		if len(l) < len(done) {
+			continue
+		}
+		for i, m := range done {
+			if l[i] != m {
+				continue lists
+			}
+		}
+		if len(l) == len(done) {
+			return true, nil
+		}
+		if m := l[len(done)]; !contains(next, m) {
+			next = append(next, m)
+		}
+	}
+	return false, next
+}
+
+// matchWild is OpenSSH's match_pattern: '*' any run, '?' one character.
+func matchWild(pat, s string) bool {
+	for len(pat) > 0 {
+		switch pat[0] {
+		case '*':
+			for i := 0; i <= len(s); i++ {
+				if matchWild(pat[1:], s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != pat[0] {
+				return false
+			}
+		}
+		pat, s = pat[1:], s[1:]
+	}
+	return s == ""
+}
+
+// matchHostList matches the host half of a user@host pattern against the
+// client address: a comma list of CIDRs or wildcards on the address,
+// "!" negating (OpenSSH's match_host_and_ip; no DNS, as UseDNS no).
+func matchHostList(list string, remote netip.Addr) bool {
+	if !remote.IsValid() {
+		return false
+	}
+	remote = remote.Unmap().WithZone("")
+	matched := false
+	for _, p := range strings.Split(list, ",") {
+		neg := strings.HasPrefix(p, "!")
+		p = strings.TrimPrefix(p, "!")
+		var m bool
+		if pfx, err := netip.ParsePrefix(p); err == nil {
+			m = pfx.Contains(remote)
+		} else {
+			m = matchWild(strings.ToLower(p), remote.String())
+		}
+		if m && neg {
+			return false
+		}
+		matched = matched || m
+	}
+	return matched
+}
+
+// matchUserPattern is one allow_users / deny_users entry: a wildcard on
+// the user name, optionally "@host" for the client address.
+func matchUserPattern(pat, user string, remote netip.Addr) bool {
+	u, host, hasHost := strings.Cut(pat, "@")
+	if !matchWild(u, user) {
+		return false
+	}
+	return !hasHost || matchHostList(host, remote)
+}
+
+// firstUserPattern returns the first entry of pats matching.
+func firstUserPattern(pats []string, user string, remote netip.Addr) (string, bool) {
+	for _, p := range pats {
+		if matchUserPattern(p, user, remote) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// firstGroupPattern returns the first (group, pattern) that matches.
+func firstGroupPattern(pats, groups []string) (string, string, bool) {
+	for _, g := range groups {
+		for _, p := range pats {
+			if matchWild(p, g) {
+				return g, p, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// CheckUser applies deny_users, allow_users, deny_groups and allow_groups
+// in OpenSSH's order to user (member of groups) connecting from remote.
+// The string names the rule that decided, for the log and check-config;
+// the client never sees it.
+func (s *Server) CheckUser(user string, groups []string, remote netip.Addr) (bool, string) {
+	if p, ok := firstUserPattern(s.DenyUsers, user, remote); ok {
+		return false, fmt.Sprintf("user %q is listed in deny_users (%q)", user, p)
+	}
+	if len(s.AllowUsers) > 0 {
+		p, ok := firstUserPattern(s.AllowUsers, user, remote)
+		if !ok {
+			return false, fmt.Sprintf("user %q from %s is not listed in allow_users", user, addrOrNone(remote))
+		}
+		if len(s.DenyGroups) == 0 && len(s.AllowGroups) == 0 {
+			return true, fmt.Sprintf("allow_users %q matches", p)
+		}
+	}
+	if g, p, ok := firstGroupPattern(s.DenyGroups, groups); ok {
+		return false, fmt.Sprintf("user %q is in group %q, listed in deny_groups (%q)", user, g, p)
+	}
+	if len(s.AllowGroups) > 0 {
+		g, p, ok := firstGroupPattern(s.AllowGroups, groups)
+		if !ok {
+			return false, fmt.Sprintf("none of the groups of %q (%s) is listed in allow_groups", user, strings.Join(groups, ","))
+		}
+		return true, fmt.Sprintf("group %q is listed in allow_groups (%q)", g, p)
+	}
+	if len(s.AllowUsers) > 0 {
+		p, _ := firstUserPattern(s.AllowUsers, user, remote)
+		return true, fmt.Sprintf("allow_users %q matches", p)
+	}
+	return true, "no allow_users/deny_users/allow_groups/deny_groups restricts this user"
+}
+
+func addrOrNone(a netip.Addr) string {
+	if !a.IsValid() {
+		return "no address"
+	}
+	return a.String()
+}
+
+// ExplainAccess says, one line each, whether user may log in from remote
+// and with which methods: the allow/deny rule that decides, the root
+// policy for uid 0, and the method lists (check-config --user --from).
+func (s *Server) ExplainAccess(user string, uid0 bool, groups []string, remote netip.Addr) []string {
+	ok, why := s.CheckUser(user, groups, remote)
+	verdict := "allowed"
+	if !ok {
+		verdict = "REFUSED"
+	}
+	out := []string{fmt.Sprintf("access: %s: %s", verdict, why)}
+	if !ok {
+		return out
+	}
+	var methods []string
+	if len(s.AuthenticationMethods) == 0 {
+		_, methods = s.NextMethods(nil)
+	} else {
+		for _, l := range s.MethodLists() {
+			methods = append(methods, strings.Join(l, "+"))
+		}
+	}
+	if uid0 {
+		var kept []string
+		for _, m := range methods {
+			first := strings.Split(m, "+")
+			ok := true
+			for _, x := range first {
+				if a, _ := s.PermitRootLogin.Allows(x, true); !a {
+					ok = false
+				}
+			}
+			if ok {
+				kept = append(kept, m)
+			}
+		}
+		_, rule := s.PermitRootLogin.Allows(MethodPassword, false)
+		if s.PermitRootLogin == RootForcedCommandsOnly {
+			rule += "; keys only if they force a command"
+		}
+		out = append(out, "access: root: "+rule)
+		methods = kept
+	}
+	if len(methods) == 0 {
+		out[0] = "access: REFUSED: " + why
+		out = append(out, "access: methods: none left for this user")
+		return out
+	}
+	what := "any one of"
+	if len(s.AuthenticationMethods) > 0 {
+		what = "authentication_methods, one list of"
+	}
+	out = append(out, fmt.Sprintf("access: methods: %s %s", what, strings.Join(methods, ", ")))
+	return out
+}
