@@ -61,27 +61,42 @@ func (s *Server) AuthorizedKeysFiles(user, home string) []string {
 		if f == "none" {
 			return nil
 		}
-		var b strings.Builder
-		for i := 0; i < len(f); i++ {
-			if f[i] == '%' && i+1 < len(f) {
-				i++
-				switch f[i] {
-				case 'h':
-					b.WriteString(home)
-				case 'u':
-					b.WriteString(user)
-				default:
-					b.WriteByte(f[i])
-				}
-				continue
-			}
-			b.WriteByte(f[i])
-		}
-		p := b.String()
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(home, p)
-		}
-		out = append(out, filepath.Clean(p))
+		out = append(out, expandUserFile(f, user, home))
 	}
 	return out
+}
+
+// AuthorizedPrincipalsPath expands authorized_principals_file for a user
+// as AuthorizedKeysFiles does; "" when the option is not set.
+func (s *Server) AuthorizedPrincipalsPath(user, home string) string {
+	if s.AuthorizedPrincipalsFile == "" {
+		return ""
+	}
+	return expandUserFile(s.AuthorizedPrincipalsFile, user, home)
+}
+
+// expandUserFile replaces %h, %u and %% in f and makes it absolute from
+// home.
+func expandUserFile(f, user, home string) string {
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		if f[i] == '%' && i+1 < len(f) {
+			i++
+			switch f[i] {
+			case 'h':
+				b.WriteString(home)
+			case 'u':
+				b.WriteString(user)
+			default:
+				b.WriteByte(f[i])
+			}
+			continue
+		}
+		b.WriteByte(f[i])
+	}
+	p := b.String()
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(home, p)
+	}
+	return filepath.Clean(p)
 }

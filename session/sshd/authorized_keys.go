@@ -30,6 +30,12 @@ type keyOptions struct {
 	PermitOpen   []string // permitopen=: host:port allowed for -L (the forwarding code reads it)
 	PermitListen []string // permitlisten=: [host:]port allowed for -R
 	Expiry       time.Time
+
+	// CertAuthority (cert-authority): the line's key is a CA whose user
+	// certificates log in as this user; Principals (principals=) are the
+	// names such a certificate must carry one of (default: the user).
+	CertAuthority bool
+	Principals    []string
 }
 
 // errKeyLine is a line whose options sshd would refuse: the key on it is
@@ -72,9 +78,11 @@ func parseKeyOptions(opts []string) (*keyOptions, error) {
 			o.NoUserRC = true
 		case "user-rc":
 			o.NoUserRC = false
+		case "cert-authority":
+			o.CertAuthority = true
 		case "no-touch-required", "verify-required":
 			// Security key flags; accepted as OpenSSH accepts them.
-		case "command", "from", "environment", "permitopen", "permitlisten", "expiry-time":
+		case "command", "from", "environment", "permitopen", "permitlisten", "expiry-time", "principals":
 			if !hasVal {
 				return nil, fmt.Errorf("%w: %s needs a value", errKeyLine, name)
 			}
@@ -83,6 +91,8 @@ func parseKeyOptions(opts []string) (*keyOptions, error) {
 				o.Command = val
 			case "from":
 				o.From = strings.Split(val, ",")
+			case "principals":
+				o.Principals = strings.Split(val, ",")
 			case "environment":
 				if k, _, ok := strings.Cut(val, "="); !ok || k == "" {
 					return nil, fmt.Errorf("%w: environment=%q is not NAME=value", errKeyLine, val)
@@ -100,7 +110,7 @@ func parseKeyOptions(opts []string) (*keyOptions, error) {
 				o.Expiry = t
 			}
 		default:
-			// cert-authority, principals, tunnel and anything unknown:
+			// tunnel and anything unknown:
 			// this server cannot honour them, so the line is not used.
 			return nil, fmt.Errorf("%w: option %q is not supported", errKeyLine, name)
 		}
@@ -182,11 +192,12 @@ func wildcardMatch(pat, s string) bool {
 const maxAuthorizedKeys = 1 << 20
 
 // findAuthorizedKey looks for key in the user's authorized_keys files and
-// returns the options of its first line. A file that fails the StrictModes
-// checks is skipped with the reason in the returned error (which only the
-// log sees).
-func findAuthorizedKey(files []string, uid uint32, home string, key ssh.PublicKey) (*keyOptions, error) {
-	want := key.Marshal()
+// returns the options of its first line. With ca set, key is a
+// certificate's signing key and only cert-authority lines count; without,
+// those lines never match (a CA key does not log in as itself). A file
+// that fails the StrictModes checks is skipped with the reason in the
+// returned error (which only the log sees).
+func findAuthorizedKey(files []string, uid uint32, home string, key ssh.PublicKey, ca bool) (*keyOptions, error) {
 	var errs []error
 	for _, path := range files {
 		data, err := readAuthorizedKeys(path, uid, home)
@@ -197,24 +208,45 @@ func findAuthorizedKey(files []string, uid uint32, home string, key ssh.PublicKe
 			errs = append(errs, err)
 			continue
 		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(make([]byte, 64*1024), maxAuthorizedKeys)
-		for n := 1; sc.Scan(); n++ {
-			line := bytes.TrimSpace(sc.Bytes())
-			if len(line) == 0 || line[0] == '#' {
-				continue
-			}
-			pk, _, opts, _, err := ssh.ParseAuthorizedKey(line)
-			if err != nil || !bytes.Equal(pk.Marshal(), want) {
-				continue
-			}
-			o, err := parseKeyOptions(opts)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s:%d: %w", path, n, err))
-				continue
-			}
+		o, err := matchKeyLines(data, path, key, ca)
+		if o != nil {
 			return o, nil
 		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// matchKeyLines finds key in authorized_keys text (a file, or the output
+// of authorized_keys_command) named src, as findAuthorizedKey does.
+func matchKeyLines(data []byte, src string, key ssh.PublicKey, ca bool) (*keyOptions, error) {
+	want := key.Marshal()
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), maxAuthorizedKeys)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		pk, _, opts, _, err := ssh.ParseAuthorizedKey(line)
+		if err != nil || !bytes.Equal(pk.Marshal(), want) {
+			continue
+		}
+		o, err := parseKeyOptions(opts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", src, n, err))
+			continue
+		}
+		if o.CertAuthority != ca {
+			continue
+		}
+		return o, nil
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", src, err))
 	}
 	return nil, errors.Join(errs...)
 }

@@ -60,10 +60,13 @@ type conn struct {
 	start  time.Time
 
 	// Handshake goroutine only.
-	pending  *login
-	keyOK    map[string]*login // publickey: keys found acceptable, by user and fingerprint
-	failures int
-	authed   atomic.Bool
+	pending *login
+	keyOK   map[string]*login // publickey: keys found acceptable, by user and fingerprint
+	// methodsDone are the methods that succeeded so far, in order
+	// (authentication_methods; auth_methods.go).
+	methodsDone []string
+	failures    int
+	authed      atomic.Bool
 
 	// Set after the handshake, then read-only.
 	login  *login
