@@ -192,15 +192,22 @@ func matchWild(pat, s string) bool {
 }
 
 // matchHostList matches the host half of a user@host pattern against the
-// client address: a comma list of CIDRs or wildcards on the address,
-// "!" negating (OpenSSH's match_host_and_ip; no DNS, as UseDNS no).
+// client address (a comma list, see MatchAddressList).
 func matchHostList(list string, remote netip.Addr) bool {
+	return MatchAddressList(strings.Split(list, ","), remote)
+}
+
+// MatchAddressList is OpenSSH's match_host_and_ip without DNS (UseDNS
+// no): the address must match a pattern, a CIDR or a wildcard on its
+// text, and no negated one ("!pattern"). It serves user@host patterns and
+// authorized_keys' from=.
+func MatchAddressList(patterns []string, remote netip.Addr) bool {
 	if !remote.IsValid() {
 		return false
 	}
 	remote = remote.Unmap().WithZone("")
 	matched := false
-	for _, p := range strings.Split(list, ",") {
+	for _, p := range patterns {
 		neg := strings.HasPrefix(p, "!")
 		p = strings.TrimPrefix(p, "!")
 		var m bool

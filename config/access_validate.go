@@ -42,7 +42,7 @@ func validateAccess(s *Server, bad complaint) {
 		if err := checkAbsPath(strings.Fields(s.AuthorizedKeysCommand)[0]); err != nil {
 			bad("authorized_keys_command", 0, "the program: "+err.Error())
 		}
-		if err := CheckCommandTokens(s.AuthorizedKeysCommand); err != nil {
+		if err := checkCommandTokens(s.AuthorizedKeysCommand); err != nil {
 			bad("authorized_keys_command", 0, err.Error())
 		}
 		switch s.AuthorizedKeysCommandUser {
@@ -83,17 +83,11 @@ func checkAccessPattern(p string, user bool) error {
 	return nil
 }
 
-// CheckCommandTokens accepts the tokens of authorized_keys_command:
+// checkCommandTokens accepts the tokens of authorized_keys_command:
 // %u user, %h home, %t key type, %f fingerprint, %k the key (base64), %%.
-func CheckCommandTokens(s string) error {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			continue
-		}
-		if i+1 == len(s) || !strings.ContainsRune("uhtfk%", rune(s[i+1])) {
-			return fmt.Errorf("%q: only the tokens %%u, %%h, %%t, %%f, %%k and %%%% are allowed", s)
-		}
-		i++
+func checkCommandTokens(s string) error {
+	if !onlyTokens(s, "uhtfk%") {
+		return fmt.Errorf("%q: only the tokens %%u, %%h, %%t, %%f, %%k and %%%% are allowed", s)
 	}
 	return nil
 }

@@ -40,17 +40,26 @@ func checkAuthorizedKeysFile(s string) error {
 		if f == "none" && len(files) == 1 {
 			return nil
 		}
-		for i := 0; i < len(f); i++ {
-			if f[i] != '%' {
-				continue
-			}
-			if i+1 == len(f) || !strings.ContainsRune("hu%", rune(f[i+1])) {
-				return fmt.Errorf("%q: only the tokens %%h, %%u and %%%% are allowed", f)
-			}
-			i++
+		if !onlyTokens(f, "hu%") {
+			return fmt.Errorf("%q: only the tokens %%h, %%u and %%%% are allowed", f)
 		}
 	}
 	return nil
+}
+
+// onlyTokens reports whether every '%' in s starts one of the tokens
+// named by the letters of allowed ("hu%": %h, %u, %%).
+func onlyTokens(s, allowed string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		if i+1 == len(s) || !strings.ContainsRune(allowed, rune(s[i+1])) {
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 // AuthorizedKeysFiles expands authorized_keys_file for a user: tokens are

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/loginjail/loginjail/config"
 )
 
 // keyOptions are the options of one authorized_keys line that the server
@@ -141,51 +143,7 @@ func parseExpiry(v string) (time.Time, error) {
 // no negated one ("!pattern"). Patterns are CIDRs or wildcards (* ?) on
 // the address; host names never match (no DNS lookups, as UseDNS no).
 func (o *keyOptions) allowsFrom(a netip.Addr) bool {
-	if len(o.From) == 0 {
-		return true
-	}
-	a = a.Unmap()
-	matched := false
-	for _, p := range o.From {
-		neg := strings.HasPrefix(p, "!")
-		p = strings.TrimPrefix(p, "!")
-		var m bool
-		if pfx, err := netip.ParsePrefix(p); err == nil {
-			m = pfx.Contains(a)
-		} else {
-			m = wildcardMatch(strings.ToLower(p), a.String())
-		}
-		if m && neg {
-			return false
-		}
-		matched = matched || m
-	}
-	return matched
-}
-
-// wildcardMatch is OpenSSH's match_pattern: '*' any run, '?' one byte.
-func wildcardMatch(pat, s string) bool {
-	for len(pat) > 0 {
-		switch pat[0] {
-		case '*':
-			for i := 0; i <= len(s); i++ {
-				if wildcardMatch(pat[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != pat[0] {
-				return false
-			}
-		}
-		pat, s = pat[1:], s[1:]
-	}
-	return s == ""
+	return len(o.From) == 0 || config.MatchAddressList(o.From, a)
 }
 
 // maxAuthorizedKeys bounds what is read of one authorized_keys file.
