@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -136,4 +138,18 @@ func TestExplainAccess(t *testing.T) {
 	if !strings.Contains(got, "methods: any one of publickey\n") && !strings.HasSuffix(got, "methods: any one of publickey") {
 		t.Errorf("root prohibit-password:\n%s", got)
 	}
+}
+
+func TestLintAccess(t *testing.T) {
+	d := t.TempDir()
+	krl := filepath.Join(d, "krl")
+	os.WriteFile(krl, []byte("SSHKRL\n\x00\x00\x00\x00\x01"), 0o644)
+	one(t, lint(t, "[server]\nrevoked_keys = \""+krl+"\"\n", LintOptions{Privileged: true}), "t.toml:2: revoked_keys", "binary KRL")
+	one(t, lint(t, "[server]\nrevoked_keys = \""+filepath.Join(d, "gone")+"\"\n", LintOptions{Privileged: true}), "t.toml:2: revoked_keys", "refuses every key")
+	one(t, lint(t, "[server]\ntrusted_user_ca_keys = \""+filepath.Join(d, "gone")+"\"\n", LintOptions{}), "t.toml:2: trusted_user_ca_keys", "no certificate")
+	one(t, lint(t, "[server]\npassword_authentication = false\nkbd_interactive_authentication = false\n\nauthentication_methods = [\"publickey,password\"]\n", LintOptions{}),
+		"t.toml:5: authentication_methods", "nobody can log in")
+	one(t, lint(t, "[server]\nauthorized_keys_command = \"/bin/true %u\"\nauthorized_keys_command_user = \"ljt-no-such-user\"\n", LintOptions{}),
+		"t.toml:3: authorized_keys_command_user", "ljt-no-such-user")
+	none(t, lint(t, "[server]\nauthorized_keys_command = \"/bin/true %u\"\nauthorized_keys_command_user = \"nobody\"\n", LintOptions{}))
 }
