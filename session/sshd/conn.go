@@ -38,8 +38,9 @@ type login struct {
 //     login_grace_time timer starts.
 //  2. handshake (ssh.NewServerConn): key exchange, then the auth callbacks
 //     (auth.go), called one at a time by x/crypto. A callback that
-//     succeeds leaves its *login in pending; each failure is logged and
-//     reported to the listener.
+//     succeeds leaves its *login in pending; with authentication_methods
+//     it stays a partial login (auth_methods.go) until a list is done.
+//     Each failure is logged and reported to the listener.
 //  3. authenticated: login = pending, frozen from here on; the listener is
 //     told; the PAM session opens.
 //  4. serving: global requests (keepalive replies, forwarding refused) and
