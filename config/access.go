@@ -62,6 +62,19 @@ func (r RootLogin) Allows(method string, forced bool) (bool, string) {
 	return false, `root login is not permitted (permit_root_login = "no")`
 }
 
+// describe says what the setting lets root do, for check-config.
+func (r RootLogin) describe() string {
+	switch r {
+	case RootYes:
+		return `permit_root_login = "yes": any method`
+	case RootProhibitPassword:
+		return `permit_root_login = "prohibit-password": keys and certificates only`
+	case RootForcedCommandsOnly:
+		return `permit_root_login = "forced-commands-only": only keys whose line or certificate forces a command`
+	}
+	return `permit_root_login = "no": root never logs in`
+}
+
 // Authentication method names, as in OpenSSH's AuthenticationMethods.
 const (
 	MethodPublickey = "publickey"
@@ -332,11 +345,7 @@ func (s *Server) ExplainAccess(user string, uid0 bool, groups []string, remote n
 				kept = append(kept, m)
 			}
 		}
-		_, rule := s.PermitRootLogin.Allows(MethodPassword, false)
-		if s.PermitRootLogin == RootForcedCommandsOnly {
-			rule += "; keys only if they force a command"
-		}
-		out = append(out, "access: root: "+rule)
+		out = append(out, "access: root: "+s.PermitRootLogin.describe())
 		methods = kept
 	}
 	if len(methods) == 0 {
