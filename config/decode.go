@@ -118,12 +118,31 @@ var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	durationType    = reflect.TypeFor[Duration]()
 	sizeType        = reflect.TypeFor[Size]()
+	rootLoginType   = reflect.TypeFor[RootLogin]()
 )
 
 // value assigns one TOML value onto the field v.
 func (d *decoder) value(val any, v reflect.Value, a at) {
 	t := v.Type()
 	switch {
+	case t == rootLoginType:
+		// permit_root_login was a boolean before it took OpenSSH's words.
+		if b, ok := val.(bool); ok {
+			v.SetString(string(map[bool]RootLogin{true: RootYes, false: RootNo}[b]))
+			return
+		}
+		x, ok := val.(string)
+		if !ok {
+			d.fail(a, "expected \"yes\", \"no\", \"prohibit-password\", \"forced-commands-only\" or a boolean, got "+tomlType(val), nil)
+			return
+		}
+		var r RootLogin
+		if err := r.UnmarshalText([]byte(x)); err != nil {
+			d.fail(a, err.Error(), err)
+			return
+		}
+		v.SetString(string(r))
+		return
 	case t == sizeType:
 		switch x := val.(type) {
 		case int64:

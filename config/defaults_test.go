@@ -26,6 +26,16 @@ func wantDefaults() *Config {
 			AcceptEnv:           []string{"LANG", "LC_*"},
 			AuthorizedKeysFile:  ".ssh/authorized_keys",
 			ProxyProtocolFrom:   []string{},
+
+			PermitRootLogin:              RootNo,
+			PasswordAuthentication:       true,
+			KbdInteractiveAuthentication: true,
+			PubkeyAuthentication:         true,
+			AuthenticationMethods:        []string{},
+			AllowUsers:                   []string{},
+			DenyUsers:                    []string{},
+			AllowGroups:                  []string{},
+			DenyGroups:                   []string{},
 		},
 		Jail: Jail{
 			UserMode:    "self",

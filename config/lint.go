@@ -66,6 +66,7 @@ func (c *Config) Lint(o LintOptions) []Finding {
 	l.subnets()
 	l.subIDs()
 	l.setgroups()
+	l.access()
 	sort.SliceStable(l.out, func(i, j int) bool { return l.out[i].Line < l.out[j].Line })
 	return l.out
 }

@@ -41,6 +41,19 @@ accept_env = ["TERM"]
 authorized_keys_file = ".ssh/authorized_keys /etc/keys/%u"
 banner = "/etc/issue.net"
 proxy_protocol_from = ["192.0.2.10", "2001:db8::/32"]
+password_authentication = false
+kbd_interactive_authentication = false
+pubkey_authentication = false
+authentication_methods = ["publickey,password", "password"]
+allow_users = ["alice", "bob@10.0.0.0/8"]
+deny_users = ["mallory"]
+allow_groups = ["staff"]
+deny_groups = ["guests"]
+trusted_user_ca_keys = "/etc/loginjail/user_ca.pub"
+authorized_principals_file = "/etc/loginjail/principals/%u"
+revoked_keys = "/etc/loginjail/revoked_keys"
+authorized_keys_command = "/usr/local/bin/keys %u %f"
+authorized_keys_command_user = "nobody"
 
 [jail]
 user_mode = "root"
@@ -100,12 +113,26 @@ func TestLoadEveryKey(t *testing.T) {
 			LoginGraceTime:        Duration{30 * time.Second},
 			ClientAliveInterval:   Duration{90 * time.Second},
 			ClientAliveCountMax:   5,
-			PermitRootLogin:       true,
+			PermitRootLogin:       RootYes,
 			PermitUserEnvironment: true,
 			AcceptEnv:             []string{"TERM"},
 			AuthorizedKeysFile:    ".ssh/authorized_keys /etc/keys/%u",
 			Banner:                "/etc/issue.net",
 			ProxyProtocolFrom:     []string{"192.0.2.10", "2001:db8::/32"},
+
+			PasswordAuthentication:       false,
+			KbdInteractiveAuthentication: false,
+			PubkeyAuthentication:         false,
+			AuthenticationMethods:        []string{"publickey,password", "password"},
+			AllowUsers:                   []string{"alice", "bob@10.0.0.0/8"},
+			DenyUsers:                    []string{"mallory"},
+			AllowGroups:                  []string{"staff"},
+			DenyGroups:                   []string{"guests"},
+			TrustedUserCAKeys:            "/etc/loginjail/user_ca.pub",
+			AuthorizedPrincipalsFile:     "/etc/loginjail/principals/%u",
+			RevokedKeys:                  "/etc/loginjail/revoked_keys",
+			AuthorizedKeysCommand:        "/usr/local/bin/keys %u %f",
+			AuthorizedKeysCommandUser:    "nobody",
 		},
 		Jail: Jail{
 			UserMode:       "root",
@@ -241,7 +268,7 @@ func TestLoadBadValues(t *testing.T) {
 	}{
 		{"syntax", "[jail]\nhostname = \n", "x.toml:2: "},
 		{"type", "[server]\nmax_auth_tries = \"6\"\n", `x.toml:2: server.max_auth_tries: expected an integer, got a string`},
-		{"type bool", "[server]\n\npermit_root_login = 1\n", `x.toml:3: server.permit_root_login: expected true or false, got an integer`},
+		{"type bool", "[server]\n\npermit_user_environment = 1\n", `x.toml:3: server.permit_user_environment: expected true or false, got an integer`},
 		{"type list", "[jail]\nhide = [\n  \"/a\",\n  3,\n]\n", `x.toml:4: jail.hide[2]: expected a string, got an integer`},
 		{"table", "[jail]\nnetwork = 3\n", `x.toml:2: jail.network: expected a table, got an integer`},
 		{"listen", "[server]\nlisten = \"2222\"\n", `x.toml:2: server.listen: "2222" is not host:port`},

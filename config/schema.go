@@ -21,27 +21,42 @@ type Config struct {
 // Server holds the settings of the built-in SSH server (`loginjail sshd`).
 // Keys are named after the OpenSSH option where one exists.
 type Server struct {
-	Listen                string   `toml:"listen"`                  // address to listen on, host:port
-	HostKeys              []string `toml:"host_keys"`               // private host key files; empty = generated under lib_dir
-	StateDir              string   `toml:"state_dir"`               // runtime state (registry, sockets), absolute
-	LibDir                string   `toml:"lib_dir"`                 // persistent state (host keys, images), absolute
-	PAMService            string   `toml:"pam_service"`             // PAM service name, a file in /etc/pam.d
-	MaxAuthTries          int      `toml:"max_auth_tries"`          // 1..100
-	MaxSessions           int      `toml:"max_sessions"`            // per connection, 1..1000
-	MaxStartups           string   `toml:"max_startups"`            // OpenSSH "start:rate:full" or a single number
-	LoginGraceTime        Duration `toml:"login_grace_time"`        // 0 = no limit
-	ClientAliveInterval   Duration `toml:"client_alive_interval"`   // 0 = no keepalives
-	ClientAliveCountMax   int      `toml:"client_alive_count_max"`  // unanswered keepalives before disconnect
-	PermitRootLogin       bool     `toml:"permit_root_login"`       // allow root to log in (into a jail)
-	PermitUserEnvironment bool     `toml:"permit_user_environment"` // honour ~/.ssh/environment
-	AcceptEnv             []string `toml:"accept_env"`              // glob patterns of client variables accepted
-	AuthorizedKeysFile    string   `toml:"authorized_keys_file"`    // OpenSSH syntax: space separated, %h %u %%, relative to home
-	Banner                string   `toml:"banner"`                  // file sent before authentication; "" = none
+	Listen                string    `toml:"listen"`                  // address to listen on, host:port
+	HostKeys              []string  `toml:"host_keys"`               // private host key files; empty = generated under lib_dir
+	StateDir              string    `toml:"state_dir"`               // runtime state (registry, sockets), absolute
+	LibDir                string    `toml:"lib_dir"`                 // persistent state (host keys, images), absolute
+	PAMService            string    `toml:"pam_service"`             // PAM service name, a file in /etc/pam.d
+	MaxAuthTries          int       `toml:"max_auth_tries"`          // 1..100
+	MaxSessions           int       `toml:"max_sessions"`            // per connection, 1..1000
+	MaxStartups           string    `toml:"max_startups"`            // OpenSSH "start:rate:full" or a single number
+	LoginGraceTime        Duration  `toml:"login_grace_time"`        // 0 = no limit
+	ClientAliveInterval   Duration  `toml:"client_alive_interval"`   // 0 = no keepalives
+	ClientAliveCountMax   int       `toml:"client_alive_count_max"`  // unanswered keepalives before disconnect
+	PermitRootLogin       RootLogin `toml:"permit_root_login"`       // "yes", "no", "prohibit-password", "forced-commands-only"; true/false = yes/no
+	PermitUserEnvironment bool      `toml:"permit_user_environment"` // honour ~/.ssh/environment
+	AcceptEnv             []string  `toml:"accept_env"`              // glob patterns of client variables accepted
+	AuthorizedKeysFile    string    `toml:"authorized_keys_file"`    // OpenSSH syntax: space separated, %h %u %%, relative to home
+	Banner                string    `toml:"banner"`                  // file sent before authentication; "" = none
 
 	// ProxyProtocolFrom lists the load balancers (IP addresses or CIDRs)
 	// whose connections carry a PROXY protocol header (v1 or v2) naming
 	// the real client; empty = PROXY protocol off. See [Server.ProxyTrusted].
 	ProxyProtocolFrom []string `toml:"proxy_protocol_from"`
+
+	// Access control, named after OpenSSH's options (see access.go).
+	PasswordAuthentication       bool     `toml:"password_authentication"`        // the "password" method (PAM)
+	KbdInteractiveAuthentication bool     `toml:"kbd_interactive_authentication"` // the "keyboard-interactive" method (PAM)
+	PubkeyAuthentication         bool     `toml:"pubkey_authentication"`          // the "publickey" method (keys and certificates)
+	AuthenticationMethods        []string `toml:"authentication_methods"`         // comma lists, one of which must be completed in order; [] = any one method
+	AllowUsers                   []string `toml:"allow_users"`                    // user patterns (user@host too); non-empty = only these
+	DenyUsers                    []string `toml:"deny_users"`                     // user patterns (user@host too) refused
+	AllowGroups                  []string `toml:"allow_groups"`                   // group patterns; non-empty = only members
+	DenyGroups                   []string `toml:"deny_groups"`                    // group patterns whose members are refused
+	TrustedUserCAKeys            string   `toml:"trusted_user_ca_keys"`           // file of CA public keys whose user certificates log in; "" = none
+	AuthorizedPrincipalsFile     string   `toml:"authorized_principals_file"`     // with trusted_user_ca_keys: principals accepted, %h %u %%; "" = the user name
+	RevokedKeys                  string   `toml:"revoked_keys"`                   // file of revoked public keys and certificates (text list; KRL refused); "" = none
+	AuthorizedKeysCommand        string   `toml:"authorized_keys_command"`        // absolute program and arguments (%u %h %t %f %k %%) printing authorized_keys lines
+	AuthorizedKeysCommandUser    string   `toml:"authorized_keys_command_user"`   // the account the command runs as; never root
 }
 
 // Jail describes the jail a login gets: the [jail] table, or the result of

@@ -40,17 +40,26 @@ func checkAuthorizedKeysFile(s string) error {
 		if f == "none" && len(files) == 1 {
 			return nil
 		}
-		for i := 0; i < len(f); i++ {
-			if f[i] != '%' {
-				continue
-			}
-			if i+1 == len(f) || !strings.ContainsRune("hu%", rune(f[i+1])) {
-				return fmt.Errorf("%q: only the tokens %%h, %%u and %%%% are allowed", f)
-			}
-			i++
+		if !onlyTokens(f, "hu%") {
+			return fmt.Errorf("%q: only the tokens %%h, %%u and %%%% are allowed", f)
 		}
 	}
 	return nil
+}
+
+// onlyTokens reports whether every '%' in s starts one of the tokens
+// named by the letters of allowed ("hu%": %h, %u, %%).
+func onlyTokens(s, allowed string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		if i+1 == len(s) || !strings.ContainsRune(allowed, rune(s[i+1])) {
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 // AuthorizedKeysFiles expands authorized_keys_file for a user: tokens are
@@ -61,27 +70,42 @@ func (s *Server) AuthorizedKeysFiles(user, home string) []string {
 		if f == "none" {
 			return nil
 		}
-		var b strings.Builder
-		for i := 0; i < len(f); i++ {
-			if f[i] == '%' && i+1 < len(f) {
-				i++
-				switch f[i] {
-				case 'h':
-					b.WriteString(home)
-				case 'u':
-					b.WriteString(user)
-				default:
-					b.WriteByte(f[i])
-				}
-				continue
-			}
-			b.WriteByte(f[i])
-		}
-		p := b.String()
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(home, p)
-		}
-		out = append(out, filepath.Clean(p))
+		out = append(out, expandUserFile(f, user, home))
 	}
 	return out
+}
+
+// AuthorizedPrincipalsPath expands authorized_principals_file for a user
+// as AuthorizedKeysFiles does; "" when the option is not set.
+func (s *Server) AuthorizedPrincipalsPath(user, home string) string {
+	if s.AuthorizedPrincipalsFile == "" {
+		return ""
+	}
+	return expandUserFile(s.AuthorizedPrincipalsFile, user, home)
+}
+
+// expandUserFile replaces %h, %u and %% in f and makes it absolute from
+// home.
+func expandUserFile(f, user, home string) string {
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		if f[i] == '%' && i+1 < len(f) {
+			i++
+			switch f[i] {
+			case 'h':
+				b.WriteString(home)
+			case 'u':
+				b.WriteString(user)
+			default:
+				b.WriteByte(f[i])
+			}
+			continue
+		}
+		b.WriteByte(f[i])
+	}
+	p := b.String()
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(home, p)
+	}
+	return filepath.Clean(p)
 }

@@ -61,6 +61,7 @@ func validateServer(s *Server, bad complaint) {
 			bad("proxy_protocol_from", i+1, err.Error())
 		}
 	}
+	validateAccess(s, bad)
 }
 
 // CheckListen checks a listen address as [server] listen takes it, for

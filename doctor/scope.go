@@ -158,7 +158,7 @@ func newScope(cfg *config.Config, h Host) *scope {
 	}
 	for _, a := range accounts {
 		root := a.uid == 0
-		if root && !cfg.Server.PermitRootLogin {
+		if root && cfg.Server.PermitRootLogin == config.RootNo {
 			continue
 		}
 		if !loginAccount(a) && !named[a.name] && !root {

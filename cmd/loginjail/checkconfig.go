@@ -90,6 +90,14 @@ func cmdCheckConfig(argv []string) int {
 		if err != nil {
 			return fail("check-config", err)
 		}
+		// Who may log in, and how, before which jail they get.
+		uid0 := false
+		if who, err := session.LookupIdentity(*user); err == nil {
+			uid0 = who.UID == 0
+		}
+		for _, line := range cfg.Server.ExplainAccess(*user, uid0, groups, remote) {
+			fmt.Println("# " + line)
+		}
 		if err := ex.Write(os.Stdout); err != nil {
 			return fail("check-config", err)
 		}

@@ -7,19 +7,23 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/session"
 )
 
 // serverConfig is the connection's x/crypto configuration: pinned
 // algorithms, host keys, and the auth callbacks of auth_pubkey.go and
 // auth_pam.go.
+// Only the methods that may come first (auth_methods.go) are offered.
 func (c *conn) serverConfig(keys []ssh.Signer) *ssh.ServerConfig {
+	_, first := c.cfg.Server.NextMethods(nil)
+	cb := c.callbacks(first)
 	sc := &ssh.ServerConfig{
 		MaxAuthTries:                c.cfg.Server.MaxAuthTries,
-		PublicKeyCallback:           c.checkPublicKey,
+		PublicKeyCallback:           cb.PublicKeyCallback,
 		VerifiedPublicKeyCallback:   c.verifiedPublicKey,
-		PasswordCallback:            c.authPassword,
-		KeyboardInteractiveCallback: c.authKeyboardInteractive,
+		PasswordCallback:            cb.PasswordCallback,
+		KeyboardInteractiveCallback: cb.KeyboardInteractiveCallback,
 		BannerCallback:              c.banner,
 	}
 	applyAlgorithms(sc)
@@ -32,21 +36,39 @@ func (c *conn) serverConfig(keys []ssh.Signer) *ssh.ServerConfig {
 // Reasons a login is refused that the admin's log names (the client only
 // ever hears "permission denied").
 var (
-	errRootRefused = errors.New("root login is not permitted (permit_root_login = false)")
 	errUnknownUser = errors.New("no such user")
+	errAccess      = errors.New("access refused")
 )
 
 // refusal is what a client is told: nothing about why.
 var refusal = errors.New("permission denied")
 
-// lookupUser is the account the client names, or why it may not log in.
-func (c *conn) lookupUser(name string) (*session.Identity, error) {
+// lookupUser is the account the client names, or why it may not log in
+// with method: allow/deny users and groups (OpenSSH's order), then for
+// root permit_root_login (a key's forced command is judged later, in
+// checkPublicKey). The error names the rule for the log only.
+func (c *conn) lookupUser(name, method string) (*session.Identity, error) {
 	who, err := session.LookupIdentity(name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUnknownUser, err)
 	}
-	if who.UID == 0 && !c.cfg.Server.PermitRootLogin {
-		return nil, errRootRefused
+	s := &c.cfg.Server
+	var groups []string
+	if len(s.AllowGroups)+len(s.DenyGroups) > 0 {
+		if groups, err = config.GroupsOf(who.Name); err != nil {
+			// Groups unknown: a group rule cannot be decided, so refuse.
+			return nil, fmt.Errorf("%w: %w", errAccess, err)
+		}
+	}
+	if ok, why := s.CheckUser(who.Name, groups, c.remote.Addr()); !ok {
+		return nil, fmt.Errorf("%w: %s", errAccess, why)
+	}
+	if who.UID == 0 {
+		// forced = true: for keys the command is checked once the key's
+		// line is known.
+		if ok, why := s.PermitRootLogin.Allows(method, true); !ok {
+			return nil, fmt.Errorf("%w: %s", errAccess, why)
+		}
 	}
 	return who, nil
 }

@@ -62,7 +62,7 @@ func (c *conn) authKeyboardInteractive(meta ssh.ConnMetadata, client ssh.Keyboar
 // takes as long and looks the same either way.
 func (c *conn) authPAM(meta ssh.ConnMetadata, method string, conv pamauth.Conv) (*ssh.Permissions, error) {
 	user := meta.User()
-	who, lookupErr := c.lookupUser(user)
+	who, lookupErr := c.lookupUser(user, method)
 	var tx *pamauth.Tx
 	var err error
 	c.thread.do(func() {
@@ -82,6 +82,5 @@ func (c *conn) authPAM(meta ssh.ConnMetadata, method string, conv pamauth.Conv) 
 	if err != nil {
 		return nil, c.failed(user, method, "", err)
 	}
-	c.succeeded(&login{who: who, method: method, opts: &keyOptions{}, pam: tx})
-	return &ssh.Permissions{}, nil
+	return c.complete(&login{who: who, method: method, opts: &keyOptions{}, pam: tx})
 }

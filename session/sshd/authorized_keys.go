@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/loginjail/loginjail/config"
 )
 
 // keyOptions are the options of one authorized_keys line that the server
@@ -30,6 +32,12 @@ type keyOptions struct {
 	PermitOpen   []string // permitopen=: host:port allowed for -L (the forwarding code reads it)
 	PermitListen []string // permitlisten=: [host:]port allowed for -R
 	Expiry       time.Time
+
+	// CertAuthority (cert-authority): the line's key is a CA whose user
+	// certificates log in as this user; Principals (principals=) are the
+	// names such a certificate must carry one of (default: the user).
+	CertAuthority bool
+	Principals    []string
 }
 
 // errKeyLine is a line whose options sshd would refuse: the key on it is
@@ -72,9 +80,11 @@ func parseKeyOptions(opts []string) (*keyOptions, error) {
 			o.NoUserRC = true
 		case "user-rc":
 			o.NoUserRC = false
+		case "cert-authority":
+			o.CertAuthority = true
 		case "no-touch-required", "verify-required":
 			// Security key flags; accepted as OpenSSH accepts them.
-		case "command", "from", "environment", "permitopen", "permitlisten", "expiry-time":
+		case "command", "from", "environment", "permitopen", "permitlisten", "expiry-time", "principals":
 			if !hasVal {
 				return nil, fmt.Errorf("%w: %s needs a value", errKeyLine, name)
 			}
@@ -83,6 +93,8 @@ func parseKeyOptions(opts []string) (*keyOptions, error) {
 				o.Command = val
 			case "from":
 				o.From = strings.Split(val, ",")
+			case "principals":
+				o.Principals = strings.Split(val, ",")
 			case "environment":
 				if k, _, ok := strings.Cut(val, "="); !ok || k == "" {
 					return nil, fmt.Errorf("%w: environment=%q is not NAME=value", errKeyLine, val)
@@ -100,7 +112,7 @@ func parseKeyOptions(opts []string) (*keyOptions, error) {
 				o.Expiry = t
 			}
 		default:
-			// cert-authority, principals, tunnel and anything unknown:
+			// tunnel and anything unknown:
 			// this server cannot honour them, so the line is not used.
 			return nil, fmt.Errorf("%w: option %q is not supported", errKeyLine, name)
 		}
@@ -131,62 +143,19 @@ func parseExpiry(v string) (time.Time, error) {
 // no negated one ("!pattern"). Patterns are CIDRs or wildcards (* ?) on
 // the address; host names never match (no DNS lookups, as UseDNS no).
 func (o *keyOptions) allowsFrom(a netip.Addr) bool {
-	if len(o.From) == 0 {
-		return true
-	}
-	a = a.Unmap()
-	matched := false
-	for _, p := range o.From {
-		neg := strings.HasPrefix(p, "!")
-		p = strings.TrimPrefix(p, "!")
-		var m bool
-		if pfx, err := netip.ParsePrefix(p); err == nil {
-			m = pfx.Contains(a)
-		} else {
-			m = wildcardMatch(strings.ToLower(p), a.String())
-		}
-		if m && neg {
-			return false
-		}
-		matched = matched || m
-	}
-	return matched
-}
-
-// wildcardMatch is OpenSSH's match_pattern: '*' any run, '?' one byte.
-func wildcardMatch(pat, s string) bool {
-	for len(pat) > 0 {
-		switch pat[0] {
-		case '*':
-			for i := 0; i <= len(s); i++ {
-				if wildcardMatch(pat[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != pat[0] {
-				return false
-			}
-		}
-		pat, s = pat[1:], s[1:]
-	}
-	return s == ""
+	return len(o.From) == 0 || config.MatchAddressList(o.From, a)
 }
 
 // maxAuthorizedKeys bounds what is read of one authorized_keys file.
 const maxAuthorizedKeys = 1 << 20
 
 // findAuthorizedKey looks for key in the user's authorized_keys files and
-// returns the options of its first line. A file that fails the StrictModes
-// checks is skipped with the reason in the returned error (which only the
-// log sees).
-func findAuthorizedKey(files []string, uid uint32, home string, key ssh.PublicKey) (*keyOptions, error) {
-	want := key.Marshal()
+// returns the options of its first line. With ca set, key is a
+// certificate's signing key and only cert-authority lines count; without,
+// those lines never match (a CA key does not log in as itself). A file
+// that fails the StrictModes checks is skipped with the reason in the
+// returned error (which only the log sees).
+func findAuthorizedKey(files []string, uid uint32, home string, key ssh.PublicKey, ca bool) (*keyOptions, error) {
 	var errs []error
 	for _, path := range files {
 		data, err := readAuthorizedKeys(path, uid, home)
@@ -197,24 +166,45 @@ func findAuthorizedKey(files []string, uid uint32, home string, key ssh.PublicKe
 			errs = append(errs, err)
 			continue
 		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(make([]byte, 64*1024), maxAuthorizedKeys)
-		for n := 1; sc.Scan(); n++ {
-			line := bytes.TrimSpace(sc.Bytes())
-			if len(line) == 0 || line[0] == '#' {
-				continue
-			}
-			pk, _, opts, _, err := ssh.ParseAuthorizedKey(line)
-			if err != nil || !bytes.Equal(pk.Marshal(), want) {
-				continue
-			}
-			o, err := parseKeyOptions(opts)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s:%d: %w", path, n, err))
-				continue
-			}
+		o, err := matchKeyLines(data, path, key, ca)
+		if o != nil {
 			return o, nil
 		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// matchKeyLines finds key in authorized_keys text (a file, or the output
+// of authorized_keys_command) named src, as findAuthorizedKey does.
+func matchKeyLines(data []byte, src string, key ssh.PublicKey, ca bool) (*keyOptions, error) {
+	want := key.Marshal()
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), maxAuthorizedKeys)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		pk, _, opts, _, err := ssh.ParseAuthorizedKey(line)
+		if err != nil || !bytes.Equal(pk.Marshal(), want) {
+			continue
+		}
+		o, err := parseKeyOptions(opts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", src, n, err))
+			continue
+		}
+		if o.CertAuthority != ca {
+			continue
+		}
+		return o, nil
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", src, err))
 	}
 	return nil, errors.Join(errs...)
 }

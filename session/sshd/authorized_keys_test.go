@@ -21,7 +21,9 @@ func TestParseKeyOptions(t *testing.T) {
 			&keyOptions{Command: `echo "hi"`, NoPortFwd: true, NoAgentFwd: true, NoX11Fwd: true, NoUserRC: true}, false},
 		{`from="10.0.0.0/8,!10.1.2.3",no-pty,environment="A=b" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKGe0J6L9T0JZq1p9a5l4m3E+2eS0t8pQDxS8mVYy7k1`,
 			&keyOptions{From: []string{"10.0.0.0/8", "!10.1.2.3"}, NoPty: true, Environment: []string{"A=b"}}, false},
-		{`cert-authority ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKGe0J6L9T0JZq1p9a5l4m3E+2eS0t8pQDxS8mVYy7k1`, nil, true},
+		{`cert-authority,principals="ops,alice" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKGe0J6L9T0JZq1p9a5l4m3E+2eS0t8pQDxS8mVYy7k1`,
+			&keyOptions{CertAuthority: true, Principals: []string{"ops", "alice"}}, false},
+		{`tunnel="0" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKGe0J6L9T0JZq1p9a5l4m3E+2eS0t8pQDxS8mVYy7k1`, nil, true},
 		{`environment="novalue" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKGe0J6L9T0JZq1p9a5l4m3E+2eS0t8pQDxS8mVYy7k1`, nil, true},
 	} {
 		_, _, opts, _, err := ssh.ParseAuthorizedKey([]byte(tc.line))

@@ -38,8 +38,9 @@ type login struct {
 //     login_grace_time timer starts.
 //  2. handshake (ssh.NewServerConn): key exchange, then the auth callbacks
 //     (auth.go), called one at a time by x/crypto. A callback that
-//     succeeds leaves its *login in pending; each failure is logged and
-//     reported to the listener.
+//     succeeds leaves its *login in pending; with authentication_methods
+//     it stays a partial login (auth_methods.go) until a list is done.
+//     Each failure is logged and reported to the listener.
 //  3. authenticated: login = pending, frozen from here on; the listener is
 //     told; the PAM session opens.
 //  4. serving: global requests (keepalive replies, forwarding refused) and
@@ -60,10 +61,13 @@ type conn struct {
 	start  time.Time
 
 	// Handshake goroutine only.
-	pending  *login
-	keyOK    map[string]*login // publickey: keys found acceptable, by user and fingerprint
-	failures int
-	authed   atomic.Bool
+	pending *login
+	keyOK   map[string]*login // publickey: keys found acceptable, by user and fingerprint
+	// methodsDone are the methods that succeeded so far, in order
+	// (authentication_methods; auth_methods.go).
+	methodsDone []string
+	failures    int
+	authed      atomic.Bool
 
 	// Set after the handshake, then read-only.
 	login  *login
