@@ -167,3 +167,23 @@ func orDefault(s, d string) string {
 	}
 	return s
 }
+
+// CheckSubIDsClear refuses ranges (found elsewhere than the files, e.g.
+// through NSS; source names where) whose used part holds the uid of an
+// account in files.Passwd or the gid of a group in files.Group.
+func CheckSubIDsClear(ids SubIDs, username, source string, files SubIDFiles) error {
+	files = files.system()
+	for _, c := range []struct {
+		kind, path string
+		start      uint32
+	}{{"uid", files.Passwd, ids.UIDStart}, {"gid", files.Group, ids.GIDStart}} {
+		owners, err := readIDFile(c.path, 2)
+		if err != nil {
+			return err
+		}
+		if err := checkOverlap(subRange{start: uint64(c.start), count: SubIDCount}, c.kind, source, username, owners, c.path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
