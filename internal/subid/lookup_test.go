@@ -120,10 +120,10 @@ func TestLockShadow(t *testing.T) {
 func TestNSSSource(t *testing.T) {
 	dir := t.TempDir()
 	for content, want := range map[string]string{
-		"passwd: files\n":                 "",
-		"subid: files\n":                  "",
+		"passwd: files\n":                  "",
+		"subid: files\n":                   "",
 		"# subid: sss\nsubid:\tsss  # x\n": "sss",
-		"subid:sss files\n":               "sss",
+		"subid:sss files\n":                "sss",
 	} {
 		p := filepath.Join(dir, "n")
 		os.WriteFile(p, []byte(content), 0o644)
