@@ -189,7 +189,7 @@ func findAuthorizedKey(files []string, uid uint32, home string, key ssh.PublicKe
 	want := key.Marshal()
 	var errs []error
 	for _, path := range files {
-		data, err := readAuthorizedKeys(path, uid, home)
+		data, err := readAsUser(uid, func() ([]byte, error) { return readAuthorizedKeys(path, uid, home) })
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}

@@ -25,7 +25,8 @@ type sshdServer struct {
 	dir     string
 	port    string
 	logPath string
-	key     string // a client key pair for the tests' users
+	key     string   // a client key pair for the tests' users
+	wrap    []string // command the server is started through, if any
 	cmd     *exec.Cmd
 	done    chan struct{}
 }
@@ -41,6 +42,13 @@ const pamStack = `# loginjail e2e test service, removed by the test
 // tables ([jail]..., [[policy]]...).
 func newSSHD(t *testing.T, serverTOML, moreTOML string) *sshdServer {
 	t.Helper()
+	return newSSHDWrapped(t, nil, serverTOML, moreTOML)
+}
+
+// newSSHDWrapped is newSSHD with the server started through wrap (a
+// command that execs the rest of its arguments, such as setpriv).
+func newSSHDWrapped(t *testing.T, wrap []string, serverTOML, moreTOML string) *sshdServer {
+	t.Helper()
 	service := fmt.Sprintf("ljt-%d", os.Getpid())
 	pamFile := "/etc/pam.d/" + service
 	e := newEnv(t, fmt.Sprintf("pam_service = %q\n%s\n%s", service, serverTOML, moreTOML))
@@ -50,7 +58,7 @@ func newSSHD(t *testing.T, serverTOML, moreTOML string) *sshdServer {
 	t.Cleanup(func() { os.Remove(pamFile) })
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
-	s := &sshdServer{t: t, e: e, dir: dir, logPath: filepath.Join(dir, "sshd.log"), key: filepath.Join(dir, "id_ed25519")}
+	s := &sshdServer{t: t, e: e, wrap: wrap, dir: dir, logPath: filepath.Join(dir, "sshd.log"), key: filepath.Join(dir, "id_ed25519")}
 	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", s.key)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -73,7 +81,8 @@ func (s *sshdServer) start() {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	s.cmd = exec.Command(s.e.bin, "sshd", "--config", s.e.cfg, "--listen", "127.0.0.1:0")
+	argv := append(append([]string{}, s.wrap...), s.e.bin, "sshd", "--config", s.e.cfg, "--listen", "127.0.0.1:0")
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
