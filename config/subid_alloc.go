@@ -110,8 +110,8 @@ func FirstFreeSpan(busy []IDSpan, w SubIDWindow, count uint64) (uint64, bool) {
 // (Passwd, Group) and the window (LoginDefs). "" is the system's file.
 type SubIDFiles struct{ SubUID, SubGID, Passwd, Group, LoginDefs string }
 
-// system fills in the system's files for empty names.
-func (f SubIDFiles) system() SubIDFiles {
+// System is f with the system's file for each empty name.
+func (f SubIDFiles) System() SubIDFiles {
 	return SubIDFiles{
 		SubUID: orDefault(f.SubUID, subuidFile), SubGID: orDefault(f.SubGID, subgidFile),
 		Passwd: orDefault(f.Passwd, passwdFile), Group: orDefault(f.Group, groupFile),
@@ -126,7 +126,7 @@ func (f SubIDFiles) system() SubIDFiles {
 // directory user is in neither file). The caller holds shadow's lock, so
 // the files cannot change before the range is written.
 func PlanSubIDs(files SubIDFiles, uid, gid uint32) (IDSpan, error) {
-	files = files.system()
+	files = files.System()
 	uidW, gidW, err := ReadSubIDWindows(files.LoginDefs)
 	if err != nil {
 		return IDSpan{}, err
@@ -172,7 +172,7 @@ func orDefault(s, d string) string {
 // through NSS; source names where) whose used part holds the uid of an
 // account in files.Passwd or the gid of a group in files.Group.
 func CheckSubIDsClear(ids SubIDs, username, source string, files SubIDFiles) error {
-	files = files.system()
+	files = files.System()
 	for _, c := range []struct {
 		kind, path string
 		start      uint32

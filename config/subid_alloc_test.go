@@ -119,8 +119,9 @@ func TestErrNoSubIDs(t *testing.T) {
 	} {
 		dir := t.TempDir()
 		u, g := filepath.Join(dir, "u"), filepath.Join(dir, "g")
-		os.WriteFile(u, []byte(tt.subuid), 0o644)
-		os.WriteFile(g, []byte(tt.subgid), 0o644)
+		if err := errors.Join(os.WriteFile(u, []byte(tt.subuid), 0o644), os.WriteFile(g, []byte(tt.subgid), 0o644)); err != nil {
+			t.Fatal(err)
+		}
 		_, err := LookupSubIDsFrom(u, g, "", "", "alice", 1000)
 		if err == nil || errors.Is(err, ErrNoSubIDs) != tt.want {
 			t.Errorf("%s: err %v, errors.Is(ErrNoSubIDs) want %v", tt.name, err, tt.want)

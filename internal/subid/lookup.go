@@ -119,15 +119,8 @@ func (s Source) allocate(u User, log *slog.Logger) (config.SubIDs, error) {
 	return s.fromFiles(u)
 }
 
-// files is s.Files with the system's files for empty names.
-func (s Source) files() config.SubIDFiles {
-	f := s.Files
-	return config.SubIDFiles{
-		SubUID: orDefault(f.SubUID, "/etc/subuid"), SubGID: orDefault(f.SubGID, "/etc/subgid"),
-		Passwd: orDefault(f.Passwd, "/etc/passwd"), Group: orDefault(f.Group, "/etc/group"),
-		LoginDefs: orDefault(f.LoginDefs, config.LoginDefsFile),
-	}
-}
+// files is s.Files with the system's file for each empty name.
+func (s Source) files() config.SubIDFiles { return s.Files.System() }
 
 // orDefault is s, or d when s is empty.
 func orDefault(s, d string) string {

@@ -103,12 +103,16 @@ func TestLockShadow(t *testing.T) {
 	s, dir := testSource(t, "", "")
 	lock := s.Files.SubUID + ".lock"
 	// A lock of a live process (ours: pid 1 may be outside our view).
-	os.WriteFile(lock, []byte(strconv.Itoa(os.Getppid())+"\x00"), 0o600)
+	if err := os.WriteFile(lock, []byte(strconv.Itoa(os.Getppid())+"\x00"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Lookup(User{"dave", 70000, 70000}, true, nil); err == nil || !strings.Contains(err.Error(), "is held by pid") {
 		t.Fatalf("with a live lock: %v, want it refused", err)
 	}
 	// A stale one: a pid no process has.
-	os.WriteFile(lock, []byte("2147483646\x00"), 0o600)
+	if err := os.WriteFile(lock, []byte("2147483646\x00"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Lookup(User{"dave", 70000, 70000}, true, nil); err != nil {
 		t.Fatalf("with a stale lock: %v", err)
 	}
@@ -126,7 +130,9 @@ func TestNSSSource(t *testing.T) {
 		"subid:sss files\n":                "sss",
 	} {
 		p := filepath.Join(dir, "n")
-		os.WriteFile(p, []byte(content), 0o644)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if got, err := nssSource(p); err != nil || got != want {
 			t.Errorf("%q: got %q, %v; want %q", content, got, err, want)
 		}
