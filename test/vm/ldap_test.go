@@ -78,7 +78,7 @@ systemctl restart loginjail
 // authorized_keys_command is the access-control work, not checked here.)
 func checkLDAP(t *testing.T, g *guest) {
 	g.sh(t, ldapSetup)
-	if out := g.sh(t, "getent passwd ljvm-ldap; id -Gn ljvm-ldap; grep -c '^ljvm-ldap:' /etc/passwd /etc/subuid || true"); !strings.Contains(out, "ljvm-ldap:x:20001:20001") ||
+	if out := g.sh(t, "getent passwd ljvm-ldap; id -Gn ljvm-ldap; grep -c '^ljvm-ldap:' /etc/passwd /etc/subuid || true"); !strings.Contains(out, ":20001:20001:") ||
 		!strings.Contains(out, "ljvm-ldapgrp") || !strings.Contains(out, "/etc/passwd:0") || !strings.Contains(out, "/etc/subuid:0") {
 		t.Fatalf("%s: ljvm-ldap should come from LDAP only, in ljvm-ldapgrp, with no range yet:\n%s", g.im.dist, out)
 	}
