@@ -74,9 +74,10 @@ systemctl restart loginjail
 // checkLDAP: a directory user, in no local file and with no subordinate
 // range, logs in to loginjail sshd with its LDAP password (pam_ldap); its
 // LDAP group picks the policy; subid_allocate gives it a range, which its
-// jail maps and a second login reuses. The allocation is logged from the
-// per-connection process, which pam_systemd has moved to the login's
-// session scope: the journal has it, not under -u loginjail. (A key from
+// jail maps and a second login reuses. The allocation's log line is
+// looked for in the whole boot's journal: `journalctl -u loginjail` had
+// none in a run where the allocation happened (the per-connection
+// process is probably in the login's session scope by then). (A key from
 // authorized_keys_command is the access-control work, not checked here.)
 func checkLDAP(t *testing.T, g *guest) {
 	g.sh(t, ldapSetup)
