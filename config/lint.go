@@ -387,12 +387,6 @@ func (l *linter) subIDs() {
 			users = append(users, named{pat, l.line(policyPath(i, "match_users", strconv.Itoa(k+1))...)})
 		}
 	}
-	orDefault := func(s, d string) string {
-		if s == "" {
-			return d
-		}
-		return s
-	}
 	passwd := orDefault(l.o.Passwd, passwdFile)
 	for _, u := range users {
 		uid, err := lookupUID(passwd, u.user)

@@ -71,6 +71,7 @@ seccomp = "off"
 seccomp_deny = ["ptrace"]
 nested_userns = true
 allow_setgroups = true
+subid_allocate = true
 allow_tcp_forwarding = false
 allow_agent_forwarding = false
 
@@ -150,6 +151,7 @@ func TestLoadEveryKey(t *testing.T) {
 			SeccompDeny:    []string{"ptrace"},
 			NestedUserns:   true,
 			AllowSetgroups: true,
+			SubIDAllocate:  true,
 			Network: Network{
 				Mode:      "nat",
 				Bridge:    "ljbr0",

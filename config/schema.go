@@ -81,6 +81,10 @@ type Jail struct {
 	// setgroups, and so shed the user's supplementary groups; "self" jails
 	// always deny it.
 	AllowSetgroups bool `toml:"allow_setgroups"`
+	// SubIDAllocate gives a user with no subordinate id range (in the
+	// files or from NSS) a free one on first login, appended to
+	// /etc/subuid and /etc/subgid under shadow's lock.
+	SubIDAllocate bool `toml:"subid_allocate"`
 
 	// Forwarding through the built-in SSH server; it always happens inside
 	// the jail's network namespace, never the host's. A key's

@@ -79,16 +79,22 @@ func LookupSubIDsFrom(subuidPath, subgidPath, passwdPath, groupPath, username st
 			kind, file, ranges, ferr = "gid", subgidPath, gidRanges, gidErr
 		}
 		fixText := "add one with: usermod " + strings.Join(fix, " ") + " " + username
+		var err error
 		if ferr != nil {
-			return SubIDs{}, fmt.Errorf("user %q has no subordinate %s range of %d ids in %s (%w); %s",
+			err = fmt.Errorf("user %q has no subordinate %s range of %d ids in %s (%w); %s",
 				username, kind, SubIDCount, file, ferr, fixText)
+		} else {
+			why := ""
+			if small, ok := largestOf(ranges, username, uid); ok {
+				why = fmt.Sprintf(" (%s:%d has only %d)", file, small.line, small.count)
+			}
+			err = fmt.Errorf("user %q has no subordinate %s range of %d ids in %s%s; %s",
+				username, kind, SubIDCount, file, why, fixText)
 		}
-		why := ""
-		if small, ok := largestOf(ranges, username, uid); ok {
-			why = fmt.Sprintf(" (%s:%d has only %d)", file, small.line, small.count)
+		if !uidOK && !gidOK && !ownsAny(uidRanges, username, uid) && !ownsAny(gidRanges, username, uid) {
+			err = noRangeError{err}
 		}
-		return SubIDs{}, fmt.Errorf("user %q has no subordinate %s range of %d ids in %s%s; %s",
-			username, kind, SubIDCount, file, why, fixText)
+		return SubIDs{}, err
 	}
 	if err := checkOverlap(uidR, "uid", subuidPath, username, uids, passwdPath); err != nil {
 		return SubIDs{}, err
@@ -97,6 +103,28 @@ func LookupSubIDsFrom(subuidPath, subgidPath, passwdPath, groupPath, username st
 		return SubIDs{}, err
 	}
 	return SubIDs{UIDStart: uint32(uidR.start), GIDStart: uint32(gidR.start)}, nil
+}
+
+// ErrNoSubIDs matches (errors.Is) the error of a lookup that found no
+// subordinate range of the user's at all, neither uid nor gid, not even
+// a short one: the case subid_allocate fills in.
+var ErrNoSubIDs = errors.New("no subordinate id range")
+
+// noRangeError marks a lookup error as ErrNoSubIDs and keeps its text.
+type noRangeError struct{ err error }
+
+func (e noRangeError) Error() string        { return e.err.Error() }
+func (e noRangeError) Unwrap() error        { return e.err }
+func (e noRangeError) Is(target error) bool { return target == ErrNoSubIDs }
+
+// ownsAny reports whether any line of ranges is the user's.
+func ownsAny(ranges []subRange, username string, uid uint32) bool {
+	for _, r := range ranges {
+		if r.owns(username, uid) {
+			return true
+		}
+	}
+	return false
 }
 
 // subRange is one line of a subuid/subgid file.

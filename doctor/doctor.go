@@ -59,6 +59,14 @@ func (h Host) path(p string) string {
 	return filepath.Join(h.Root, p)
 }
 
+// strip removes the host root from a message about files under it.
+func (h Host) strip(msg string) string {
+	if h.Root == "" || h.Root == "/" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, h.Root, "")
+}
+
 func (h Host) read(p string) (string, error) {
 	b, err := os.ReadFile(h.path(p))
 	return string(b), err

@@ -282,6 +282,32 @@ func TestSubIDs(t *testing.T) {
 	one(t, rs, "subids root", Fail, `"root"`)
 }
 
+// TestSubIDFiles: every line of the files is checked, including those of
+// owners outside the scope (directory users), and subid_allocate turns an
+// account without a range from a failure into a pending allocation.
+func TestSubIDFiles(t *testing.T) {
+	rs := run(t, base(), "")
+	one(t, rs, "subuid ranges", OK, "no two owners share an id")
+	one(t, rs, "subgid ranges", OK, "no range holds a real gid")
+
+	f := base()
+	f["/etc/subuid"] += "ldapuser:150000:65536\nlow:900:200\n"
+	f["/etc/subgid"] += "# nothing wrong here\n"
+	rs = run(t, f, "")
+	one(t, rs, "subuid ranges", Fail, "/etc/subuid:")
+	one(t, rs, "subuid ranges", Fail, "(ldapuser 150000-215535) overlaps /etc/subuid:")
+	one(t, rs, "subuid ranges", Fail, "(low 900-1099) holds uid 1000 of")
+	one(t, rs, "subgid ranges", OK, "no two owners")
+
+	f = base()
+	f["/etc/passwd"] += "carol:x:1003:1003::/home/carol:/bin/bash\n"
+	rs = run(t, f, "[jail]\nsubid_allocate = true\n")
+	if got := find(rs, "subids carol"); len(got) != 0 {
+		t.Errorf("with subid_allocate, carol without a range: %+v", got)
+	}
+	one(t, rs, "subids", OK, "1 accounts without a range yet: subid_allocate")
+}
+
 func TestScope(t *testing.T) {
 	f := base()
 	h := fakeHost(t, f)

@@ -61,9 +61,17 @@ func checkSubIDs(h Host, s *scope) []Result {
 		start, end uint64
 	}
 	var uids, gids []owned
-	bad := 0
+	bad, pending := 0, 0
+	allocates := false
+	for _, u := range s.jails {
+		allocates = allocates || u.jail.SubIDAllocate
+	}
 	for _, a := range s.accounts {
 		ids, err := config.LookupSubIDsFrom(h.path("/etc/subuid"), h.path("/etc/subgid"), h.path("/etc/passwd"), h.path("/etc/group"), a.name, a.uid)
+		if errors.Is(err, config.ErrNoSubIDs) && allocates {
+			pending++
+			continue
+		}
 		if err != nil {
 			bad++
 			if bad <= maxSubIDLines {
@@ -107,6 +115,39 @@ func checkSubIDs(h Host, s *scope) []Result {
 			other = " other"
 		}
 		out = append(out, Result{"subids", OK, fmt.Sprintf("%d%s accounts, each with %d subordinate uids and gids clear of real ids", len(uids), other, config.SubIDCount), ""})
+	}
+	if pending > 0 {
+		out = append(out, Result{"subids", OK, fmt.Sprintf("%d accounts without a range yet: subid_allocate gives each one at its first login", pending), ""})
+	}
+	return append(out, checkSubIDFiles(h)...)
+}
+
+// checkSubIDFiles checks every line of /etc/subuid and /etc/subgid, not
+// only those of accounts in scope (directory users are in no local file,
+// and ranges given by hand or by subid_allocate must stay apart): no two
+// owners share an id, and no range holds a real uid or gid.
+func checkSubIDFiles(h Host) []Result {
+	var out []Result
+	for _, f := range []struct{ name, sub, accounts, kind string }{
+		{"subuid ranges", "/etc/subuid", "/etc/passwd", "uid"},
+		{"subgid ranges", "/etc/subgid", "/etc/group", "gid"},
+	} {
+		found, err := config.SubIDFileConflicts(h.path(f.sub), h.path(f.accounts), f.kind)
+		if err != nil {
+			out = append(out, Result{f.name, Fail, h.strip(err.Error()), "fix the line so that usermod and loginjail can read the file"})
+			continue
+		}
+		for i, c := range found {
+			if i == maxSubIDLines {
+				out = append(out, Result{f.name, Fail, fmt.Sprintf("and %d more", len(found)-i), ""})
+				break
+			}
+			out = append(out, Result{f.name, Fail, h.strip(c),
+				"give each owner ids of its own, clear of real " + f.kind + "s (usermod --del-sub" + f.kind + "s, then --add-sub" + f.kind + "s)"})
+		}
+		if len(found) == 0 {
+			out = append(out, Result{f.name, OK, "no two owners share an id, and no range holds a real " + f.kind, ""})
+		}
 	}
 	return out
 }

@@ -128,6 +128,9 @@ for s in postinst prerm postrm; do
 done
 printf '%s\n' /etc/default/loginjail /etc/loginjail/loginjail.toml /etc/pam.d/loginjail >"$stage/DEBIAN/conffiles"
 
+# libsubid is not linked but dlopened, and only on hosts whose
+# nsswitch.conf has a subid: source (sssd, FreeIPA): a Suggests below.
+#
 # Depends, from what the binary links (dpkg-shlibdeps needs a debian/
 # source tree; this is the same answer for the two libraries we use):
 # the package of each library the binary names (NEEDED), libc6 at the
@@ -166,7 +169,7 @@ Architecture: $arch
 Maintainer: loginjail maintainers <loginjail@packages.invalid>
 Installed-Size: $installed_size
 Depends: $dep_line
-Suggests: openssh-server
+Suggests: openssh-server, libsubid5 | libsubid4
 Section: admin
 Priority: optional
 Homepage: https://github.com/loginjail/loginjail

@@ -50,6 +50,10 @@ packages=(
 	ssh-audit
 	login
 	passwd
+	# shadow's libsubid: loginjail dlopens it for subid: in nsswitch.conf
+	# (a Suggests of the .deb, not a Depends); its test needs it.
+	# Debian 12 ships libsubid4 (libsubid5 where the release has it).
+	"$(apt-cache show libsubid5 >/dev/null 2>&1 && echo libsubid5 || echo libsubid4)"
 	curl
 	# packaging: `make deb` and its test (systemd-analyze verify, lintian)
 	systemd

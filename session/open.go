@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/subid"
 	"github.com/loginjail/loginjail/jail"
 )
 
@@ -78,7 +79,7 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 			return nil, err
 		}
 	}
-	ids, err := config.LookupSubIDs(who.Name, who.UID)
+	ids, err := subid.Source{}.Lookup(subid.User{Name: who.Name, UID: who.UID, GID: who.GID}, res.Jail.SubIDAllocate, slog.Default())
 	if err != nil {
 		return nil, err
 	}

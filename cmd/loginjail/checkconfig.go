@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/subid"
 	"github.com/loginjail/loginjail/session"
 )
 
@@ -16,7 +17,8 @@ func insideIDs(r *config.Resolved, user string) string {
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
-	ids, err := config.LookupSubIDs(who.Name, who.UID)
+	// Never allocate here: check-config only looks.
+	ids, err := subid.Source{}.Lookup(subid.User{Name: who.Name, UID: who.UID, GID: who.GID}, false, nil)
 	if err != nil {
 		return "no jail (" + err.Error() + ")"
 	}

@@ -158,7 +158,7 @@ const maxAuthorizedKeys = 1 << 20
 func findAuthorizedKey(files []string, uid uint32, home string, key ssh.PublicKey, ca bool) (*keyOptions, error) {
 	var errs []error
 	for _, path := range files {
-		data, err := readAuthorizedKeys(path, uid, home)
+		data, err := readAsUser(uid, func() ([]byte, error) { return readAuthorizedKeys(path, uid, home) })
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}

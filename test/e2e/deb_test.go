@@ -113,6 +113,10 @@ func TestDeb(t *testing.T) {
 	if !strings.Contains(info, "libpam0g") || !strings.Contains(info, "libc6") || !strings.Contains(info, "Suggests: openssh-server") {
 		t.Errorf("control fields: %s", info)
 	}
+	// libsubid is dlopened (internal/subid), never a hard dependency.
+	if dep, _, _ := strings.Cut(info, "Suggests:"); strings.Contains(dep, "libsubid") || !strings.Contains(info, "libsubid5 | libsubid4") {
+		t.Errorf("libsubid must be suggested, not depended on: %s", info)
+	}
 
 	// Install.
 	if out, err := exec.Command("dpkg", "-i", deb).CombinedOutput(); err != nil {

@@ -135,3 +135,29 @@ name = "rest"
 		t.Errorf("--from nonsense: exit %d, %q", code, serr)
 	}
 }
+
+// TestDoctorSubIDOverlap: a range given by hand (usermod, under shadow's
+// lock) that runs into another user's is named by doctor's file-wide
+// check, whoever owns it.
+func TestDoctorSubIDOverlap(t *testing.T) {
+	a := testutil.NewUser(t, "docova")
+	b := testutil.NewUserNoSubIDs(t, "docovb")
+	span := fmt.Sprintf("%d-%d", a.SubUID+100, a.SubUID+100+65535)
+	run(t, "usermod", "--add-subuids", span, "--add-subgids", span, b.Name)
+	b.SubUID, b.SubGID = a.SubUID+100, a.SubGID+100
+	e := newEnv(t, "")
+	lines, code := doctor(t, e.bin, e.cfg)
+	for _, kind := range []string{"subuid", "subgid"} {
+		want := fmt.Sprintf("(%s %d-%d) overlaps /etc/%s:", b.Name, a.SubUID+100, a.SubUID+100+65535, kind)
+		found := false
+		for _, l := range lines {
+			found = found || (strings.HasPrefix(l, "fail "+kind+" ranges: ") && strings.Contains(l, want) && strings.Contains(l, a.Name))
+		}
+		if !found {
+			t.Errorf("no \"fail %s ranges\" line with %q and %s in:\n%s", kind, want, a.Name, strings.Join(lines, "\n"))
+		}
+	}
+	if code != 1 {
+		t.Errorf("doctor exit %d with overlapping ranges", code)
+	}
+}

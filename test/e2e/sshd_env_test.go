@@ -25,7 +25,8 @@ type sshdServer struct {
 	dir     string
 	port    string
 	logPath string
-	key     string // a client key pair for the tests' users
+	key     string   // a client key pair for the tests' users
+	wrap    []string // command the server is started through, if any
 	cmd     *exec.Cmd
 	done    chan struct{}
 	ns      string // network namespace the listener runs in; "": this one
@@ -43,12 +44,25 @@ const pamStack = `# loginjail e2e test service, removed by the test
 // moreTOML more tables ([jail]..., [[policy]]...).
 func newSSHD(t *testing.T, serverTOML, moreTOML string) *sshdServer {
 	t.Helper()
-	return newSSHDIn(t, "", "127.0.0.1:0", serverTOML, moreTOML)
+	return launchSSHD(t, "", "127.0.0.1:0", nil, serverTOML, moreTOML)
 }
 
-// newSSHDIn starts a server in network namespace ns ("": this one) on
-// listen.
+// newSSHDIn starts a server in network namespace ns on listen.
 func newSSHDIn(t *testing.T, ns, listen, serverTOML, moreTOML string) *sshdServer {
+	t.Helper()
+	return launchSSHD(t, ns, listen, nil, serverTOML, moreTOML)
+}
+
+// newSSHDWrapped is newSSHD with the server started through wrap (a
+// command that execs the rest of its arguments, such as setpriv).
+func newSSHDWrapped(t *testing.T, wrap []string, serverTOML, moreTOML string) *sshdServer {
+	t.Helper()
+	return launchSSHD(t, "", "127.0.0.1:0", wrap, serverTOML, moreTOML)
+}
+
+// launchSSHD starts a server in network namespace ns ("": this one) on
+// listen, through wrap if set.
+func launchSSHD(t *testing.T, ns, listen string, wrap []string, serverTOML, moreTOML string) *sshdServer {
 	t.Helper()
 	service := fmt.Sprintf("ljt-%d", os.Getpid())
 	pamFile := "/etc/pam.d/" + service
@@ -59,7 +73,7 @@ func newSSHDIn(t *testing.T, ns, listen, serverTOML, moreTOML string) *sshdServe
 	t.Cleanup(func() { os.Remove(pamFile) })
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
-	s := &sshdServer{t: t, e: e, dir: dir, logPath: filepath.Join(dir, "sshd.log"), key: filepath.Join(dir, "id_ed25519"), ns: ns, listen: listen}
+	s := &sshdServer{t: t, e: e, wrap: wrap, dir: dir, logPath: filepath.Join(dir, "sshd.log"), key: filepath.Join(dir, "id_ed25519"), ns: ns, listen: listen}
 	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", s.key)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -82,11 +96,12 @@ func (s *sshdServer) start() {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	args := []string{s.e.bin, "sshd", "--config", s.e.cfg, "--listen", s.listen}
+	var argv []string
 	if s.ns != "" {
-		args = append([]string{"ip", "netns", "exec", s.ns}, args...)
+		argv = []string{"ip", "netns", "exec", s.ns}
 	}
-	s.cmd = exec.Command(args[0], args[1:]...)
+	argv = append(append(argv, s.wrap...), s.e.bin, "sshd", "--config", s.e.cfg, "--listen", s.listen)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

@@ -34,8 +34,8 @@ mirror=${mirror:-http://deb.debian.org/debian}
 # with logind (libpam-systemd) and D-Bus, OpenSSH (server for PAM mode and
 # for driving the guest, client for the in-guest logins), nftables and
 # iproute2 for nat, sudo, busybox-static to make an image rootfs, and
-# what the checks run (ps, pkill, mount, findmnt). loginjail's .deb needs
-# libc6 and libpam0g, both in every Debian base.
+# what the checks run (ps, pkill, mount, findmnt), and an LDAP directory.
+# loginjail's .deb needs libc6 and libpam0g, both in every Debian base.
 packages=(
 	linux-image-amd64
 	initramfs-tools
@@ -54,6 +54,14 @@ packages=(
 	kmod
 	passwd
 	login
+	# directory users (checks_test.go checkLDAP): Debian's OpenLDAP server
+	# on the guest itself, read through nslcd for NSS (libnss-ldapd) and
+	# PAM (libpam-ldapd); configured by the check, offline
+	slapd
+	ldap-utils
+	nslcd
+	libnss-ldapd
+	libpam-ldapd
 )
 
 work=$(mktemp -d "${out%/}.build.XXXXXX")
