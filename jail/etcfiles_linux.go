@@ -33,7 +33,13 @@ func etcFilesFromParent(spec *Spec, att *netpolicy.Attachment) (*EtcFiles, error
 	etc := &EtcFiles{Hosts: netpolicy.HostsFile(spec.Hostname, ip)}
 	if spec.Network != nil {
 		var err error
-		if etc.ResolvConf, err = netpolicy.ResolvConf(spec.Network.DNS); err != nil {
+		if att != nil {
+			// The attachment knows whether the jail has a resolver of its own.
+			etc.ResolvConf, err = att.ResolvConf()
+		} else {
+			etc.ResolvConf, err = netpolicy.ResolvConf(spec.Network.DNS)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("resolv.conf: %w", err)
 		}
 	}

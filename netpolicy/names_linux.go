@@ -1,0 +1,174 @@
+package netpolicy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/loginjail/loginjail/netpolicy/dnsproxy"
+)
+
+// nameResolver is one jail's resolver (see names.go): a dnsproxy server
+// on the gateway, run by the process that holds the jail's Attachment
+// (the SSH door's per-connection process, the PAM door's holder, `run`),
+// so that it lives exactly as long as the session: it outlives a restart
+// of the listener as the session does, and needs no daemon of its own.
+// The jail reaches it as gateway:53 through the prerouting redirect
+// (names_nft_linux.go).
+type nameResolver struct {
+	session string
+	jail    netip.Addr
+	filter  nameFilter
+	srv     *dnsproxy.Server
+
+	mu     sync.Mutex
+	opened map[netip.Addr]*openedAddr // what this resolver put in @named_allow
+}
+
+// openedAddr is what the resolver opened for one address: its elements,
+// the services they cover and when they time out.
+type openedAddr struct {
+	els     []element
+	svcs    []box
+	expires time.Time
+}
+
+// startNameResolver starts the resolver of the jail at ip, listening on
+// the gateway, forwarding to spec.DNS or else to the host's resolvers.
+func startNameResolver(spec *Spec, ip, gateway netip.Addr) (*nameResolver, error) {
+	up, err := upstreamResolvers(spec.DNS)
+	if err != nil {
+		return nil, err
+	}
+	r := &nameResolver{session: spec.SessionID, jail: ip, filter: newNameFilter(spec), opened: map[netip.Addr]*openedAddr{}}
+	r.srv, err = dnsproxy.Start(netip.AddrPortFrom(gateway, 0), up, r)
+	if err != nil {
+		return nil, fmt.Errorf("start the jail's resolver: %w", err)
+	}
+	return r, nil
+}
+
+// upstreamResolvers are dns, else the host's resolv.conf servers. The
+// resolver runs on the host, so a loopback stub (127.0.0.53) serves too.
+func upstreamResolvers(dns []netip.Addr) ([]netip.AddrPort, error) {
+	servers := dns
+	if len(servers) == 0 {
+		b, err := os.ReadFile(hostResolvConf)
+		if err != nil {
+			return nil, fmt.Errorf("read host resolv.conf for the jail's resolver: %w", err)
+		}
+		servers = parseResolv(b).servers
+	}
+	var out []netip.AddrPort
+	for _, s := range servers {
+		out = append(out, netip.AddrPortFrom(s, 53))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the jail's resolver has no upstream: set dns in [jail.network] or a nameserver in /etc/resolv.conf")
+	}
+	return out, nil
+}
+
+// Allowed is the policy's verdict on a name.
+func (r *nameResolver) Allowed(name string) bool { return r.filter.Allowed(name) }
+
+// Refused writes the audit line of a refused name.
+func (r *nameResolver) Refused(name string) {
+	slog.Warn("netpolicy: the jail's resolver refused a name", "event", "dns.refused",
+		"session", r.session, "name", canonicalName(name))
+}
+
+// Admit opens the IPv4 answers' addresses for the services the name's
+// allow rules give, in @named_allow, before the answer goes to the jail.
+// An address opened before keeps the services it had and the later of
+// the two expiry times. AAAA answers are passed on but open nothing: the
+// jail has no IPv6 address without subnet6 (see attach6 in the IPv6 nat
+// work), and a jail cannot reach what it has no route to.
+func (r *nameResolver) Admit(name string, answers []dnsproxy.Answer) error {
+	svcs := r.filter.services(name)
+	if len(svcs) == 0 {
+		return nil // answered (deny-only policy) but opens nothing
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	var errs []error
+	for _, a := range answers {
+		if !a.Addr.Is4() {
+			continue
+		}
+		timeout := time.Duration(nameTimeout(a.TTL)) * time.Second
+		expires := now.Add(timeout)
+		all := svcs
+		var old []element
+		if o := r.opened[a.Addr]; o != nil && o.expires.After(now) {
+			if !expires.After(o.expires) && covers(o.svcs, svcs) {
+				continue // open already, for long enough
+			}
+			all = disjoint(append(append([]box{}, o.svcs...), svcs...))
+			old = o.els
+			if o.expires.After(expires) {
+				expires = o.expires
+				timeout = expires.Sub(now)
+			}
+		}
+		els, err := namedElements(r.jail, a.Addr, all)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := openNamed(old, els, timeout); err != nil {
+			errs = append(errs, fmt.Errorf("%v: %w", a.Addr, err))
+			continue
+		}
+		r.opened[a.Addr] = &openedAddr{els: els, svcs: all, expires: expires}
+	}
+	return errors.Join(errs...)
+}
+
+// covers reports whether the boxes have covers every box of want.
+func covers(have, want []box) bool {
+	for _, w := range want {
+		rest := []box{w}
+		for _, h := range have {
+			var next []box
+			for _, p := range rest {
+				next = append(next, subtract(p, h)...)
+			}
+			rest = next
+		}
+		if len(rest) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// stop closes the resolver and what it opened that has not timed out.
+func (r *nameResolver) stop() error {
+	err := r.srv.Close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var els []element
+	now := time.Now()
+	for _, o := range r.opened {
+		if o.expires.After(now) {
+			els = append(els, o.els...)
+		}
+	}
+	r.opened = nil
+	return errors.Join(err, closeNamed(els))
+}
+
+// ResolvConf is the jail's /etc/resolv.conf: its own resolver at the
+// gateway when its policy names hosts, else as ResolvConf.
+func (a *Attachment) ResolvConf() (string, error) {
+	if a.names != nil {
+		return fmt.Sprintf("# Generated by loginjail for this jail: its own resolver, which answers\n# only the names the jail's policy allows.\nnameserver %s\n", a.Gateway), nil
+	}
+	return ResolvConf(a.spec.DNS)
+}
