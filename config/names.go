@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -86,4 +87,72 @@ func Names(rules []string) []string {
 		}
 	}
 	return out
+}
+
+// NameAccess is a name (or wildcard) a jail may reach, and on what.
+type NameAccess struct {
+	Name     string
+	Services []string // "tcp/80", "udp/1000-2000"; empty: every protocol and port
+}
+
+// ReachableNames lists the names the resolved jail may reach through its
+// resolver, in allow-list order, with their services merged per name;
+// nil when the jail has no nat network or its allow list names no host.
+func (r *Resolved) ReachableNames() []NameAccess {
+	n := r.Jail.Network
+	if n.Mode != "nat" {
+		return nil
+	}
+	var out []NameAccess
+	idx := map[string]int{}
+	for _, s := range n.Allow {
+		rs, err := ParseRules(s)
+		if err != nil {
+			continue
+		}
+		for _, rule := range rs {
+			if rule.Name == "" {
+				continue
+			}
+			i, ok := idx[rule.Name]
+			if !ok {
+				i = len(out)
+				idx[rule.Name] = i
+				out = append(out, NameAccess{Name: rule.Name})
+			}
+			if rule.Proto == "" {
+				out[i].Services = append(out[i].Services, "any")
+				continue
+			}
+			svc := strings.TrimPrefix(Rule{Proto: rule.Proto, PortLo: rule.PortLo, PortHi: rule.PortHi}.String(), ":")
+			out[i].Services = append(out[i].Services, svc)
+		}
+	}
+	return out
+}
+
+// writeNames prints, for check-config --user, the names the jail may
+// reach and those its deny list refuses.
+func (r *Resolved) writeNames(b *strings.Builder) {
+	if r.Jail.Network.Mode != "nat" {
+		return
+	}
+	reach, deny := r.ReachableNames(), Names(r.Jail.Network.Deny)
+	if len(reach) == 0 && len(deny) == 0 {
+		return
+	}
+	b.WriteString("# names (the jail's own resolver at its gateway answers only these; others get NXDOMAIN):\n")
+	if len(reach) == 0 {
+		b.WriteString("#   any name not denied; connections as the address rules allow\n")
+	}
+	for _, a := range reach {
+		svcs := "any protocol and port"
+		if !slices.Contains(a.Services, "any") {
+			svcs = strings.Join(a.Services, ",")
+		}
+		fmt.Fprintf(b, "#   reach %s %s\n", a.Name, svcs)
+	}
+	for _, d := range deny {
+		fmt.Fprintf(b, "#   refuse %s\n", d)
+	}
 }
