@@ -65,15 +65,22 @@ func Start(addr netip.AddrPort, upstreams []netip.AddrPort, p Policy) (*Server, 
 	}
 	s.udp = &dns.Server{PacketConn: pc, Handler: s, Net: "udp"}
 	s.tcp = &dns.Server{Listener: l, Handler: s, Net: "tcp", ReadTimeout: 10 * time.Second}
+	// Close must not come before a server has started: Shutdown would
+	// fail and the server then serve on for ever.
+	started := make(chan struct{}, 2)
 	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		srv.NotifyStartedFunc = func() { started <- struct{}{} }
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			if err := srv.ActivateAndServe(); err != nil {
 				slog.Warn("dnsproxy: server stopped", "net", srv.Net, "err", err)
+				started <- struct{}{}
 			}
 		}()
 	}
+	<-started
+	<-started
 	return s, nil
 }
 
