@@ -53,6 +53,7 @@ type sessionElems struct {
 	// gateway: the jail is in @named_jails and @jail_dns (names_nft_linux.go).
 	dnsPort uint16
 	gateway netip.Addr
+	ip6     netip.Addr // the jail's IPv6 address with IPv6 nat, else zero
 }
 
 func prefixInterval(p netip.Prefix) interval {

@@ -1,7 +1,6 @@
 package netpolicy
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -125,21 +124,19 @@ func (f nameFilter) services(name string) []box {
 	return disjoint(all)
 }
 
-// named widths: jail address, destination address, protocol, port.
-var namedWidths = []int{4, 4, 1, 2}
-
-// namedElements are the @named_allow elements that let jail reach dst on
-// svcs (disjoint (protocol, port) boxes). IPv4 only: the IPv6 set
-// (@named_allow6) keys 16-byte addresses, see namedElements6.
+// namedElements are the elements that let jail reach dst on svcs
+// (disjoint (protocol, port) boxes): for @named_allow when both are IPv4,
+// for @named_allow6 when both are IPv6 (keys of jail . dst . protocol .
+// port, each padded to 4-byte registers as nftables concatenations are).
 func namedElements(jail, dst netip.Addr, svcs []box) ([]element, error) {
-	if !jail.Is4() || !dst.Is4() {
-		return nil, errors.New("named elements: want IPv4 addresses")
+	if jail.Is4() != dst.Is4() || !jail.IsValid() || !dst.IsValid() {
+		return nil, fmt.Errorf("named elements: %v and %v are not of one family", jail, dst)
 	}
-	j, d := jail.As4(), dst.As4()
+	prefix := append(jail.AsSlice(), dst.AsSlice()...)
 	var out []element
 	for _, s := range svcs {
-		key := append(append(append([]byte{}, j[:]...), d[:]...), encode(s, namedWidths[2:], false)...)
-		end := append(append(append([]byte{}, j[:]...), d[:]...), encode(s, namedWidths[2:], true)...)
+		key := append(append([]byte{}, prefix...), encode(s, hostWidths, false)...)
+		end := append(append([]byte{}, prefix...), encode(s, hostWidths, true)...)
 		out = append(out, element{Key: key, KeyEnd: end})
 	}
 	return out, nil

@@ -22,6 +22,7 @@ import (
 type nameResolver struct {
 	session string
 	jail    netip.Addr
+	jail6   netip.Addr // the jail's IPv6 address with IPv6 nat, else zero
 	filter  nameFilter
 	srv     *dnsproxy.Server
 
@@ -82,12 +83,12 @@ func (r *nameResolver) Refused(name string) {
 		"session", r.session, "name", canonicalName(name))
 }
 
-// Admit opens the IPv4 answers' addresses for the services the name's
-// allow rules give, in @named_allow, before the answer goes to the jail.
-// An address opened before keeps the services it had and the later of
-// the two expiry times. AAAA answers are passed on but open nothing: the
-// jail has no IPv6 address without subnet6 (see attach6 in the IPv6 nat
-// work), and a jail cannot reach what it has no route to.
+// Admit opens the answers' addresses for the services the name's allow
+// rules give, A answers in @named_allow, AAAA ones in @named_allow6,
+// before the answer goes to the jail. An address opened before keeps the
+// services it had and the later of the two expiry times. AAAA answers of
+// a jail without an IPv6 address (no subnet6) are passed on but open
+// nothing: it has no route to them.
 func (r *nameResolver) Admit(name string, answers []dnsproxy.Answer) error {
 	svcs := r.filter.services(name)
 	if len(svcs) == 0 {
@@ -98,8 +99,12 @@ func (r *nameResolver) Admit(name string, answers []dnsproxy.Answer) error {
 	now := time.Now()
 	var errs []error
 	for _, a := range answers {
+		from, set := r.jail, setNamedAllow
 		if !a.Addr.Is4() {
-			continue
+			from, set = r.jail6, setNamedAllow6
+			if !from.IsValid() {
+				continue
+			}
 		}
 		timeout := time.Duration(nameTimeout(a.TTL)) * time.Second
 		expires := now.Add(timeout)
@@ -116,12 +121,12 @@ func (r *nameResolver) Admit(name string, answers []dnsproxy.Answer) error {
 				timeout = expires.Sub(now)
 			}
 		}
-		els, err := namedElements(r.jail, a.Addr, all)
+		els, err := namedElements(from, a.Addr, all)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if err := openNamed(old, els, timeout); err != nil {
+		if err := openNamed(set, old, els, timeout); err != nil {
 			errs = append(errs, fmt.Errorf("%v: %w", a.Addr, err))
 			continue
 		}
@@ -153,15 +158,19 @@ func (r *nameResolver) stop() error {
 	err := r.srv.Close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var els []element
+	var els, els6 []element
 	now := time.Now()
-	for _, o := range r.opened {
-		if o.expires.After(now) {
+	for a, o := range r.opened {
+		switch {
+		case !o.expires.After(now):
+		case a.Is4():
 			els = append(els, o.els...)
+		default:
+			els6 = append(els6, o.els...)
 		}
 	}
 	r.opened = nil
-	return errors.Join(err, closeNamed(els))
+	return errors.Join(err, closeNamed(setNamedAllow, els), closeNamed(setNamedAllow6, els6))
 }
 
 // ResolvConf is the jail's /etc/resolv.conf: its own resolver at the

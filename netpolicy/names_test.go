@@ -80,7 +80,11 @@ func TestNamedElements(t *testing.T) {
 		t.Errorf("element %v..%v, want %v..%v", els[0].Key, els[0].KeyEnd, wantKey, wantEnd)
 	}
 	if _, err := namedElements(netip.MustParseAddr("10.213.0.2"), netip.MustParseAddr("2001:db8::1"), nil); err == nil {
-		t.Error("IPv6 destination in the IPv4 set: no error")
+		t.Error("IPv6 destination for an IPv4 jail: no error")
+	}
+	els, err = namedElements(netip.MustParseAddr("fd00::2"), netip.MustParseAddr("2001:db8::10"), []box{{{protoTCP, protoTCP}, {80, 80}}})
+	if err != nil || len(els) != 1 || len(els[0].Key) != 40 || els[0].Key[32] != protoTCP || els[0].Key[37] != 80 {
+		t.Errorf("IPv6 element %v, %v", els, err)
 	}
 }
 

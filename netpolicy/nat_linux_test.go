@@ -629,7 +629,7 @@ func TestNATInner(t *testing.T) {
 		if !slices.Contains(policyChains(t), "pol_"+e.tag+"_fwd") {
 			t.Fatalf("policy %s has no chain", e.tag)
 		}
-		if err := delJail(e.ip, false); err != nil {
+		if err := delJail(e.ip, netip.Addr{}, false); err != nil {
 			t.Fatal(err)
 		}
 		j := newJail(t)

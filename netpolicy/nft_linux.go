@@ -57,6 +57,7 @@ import (
 //	  ip daddr . meta l4proto . th dport @pol_<tag>_allow accept
 //	  ip daddr 169.254.0.0/16 drop
 //	  ip saddr . ip daddr . meta l4proto . th dport @named_allow accept
+//	  ip6 saddr . ip6 daddr . meta l4proto . th dport @named_allow6 accept
 //	  drop                                         accept if the allow list is empty
 //	chain pol_<tag>_in:
 //	  meta l4proto . th dport @pol_<tag>_host accept
@@ -266,6 +267,7 @@ func addSchema(c *nftables.Conn) error {
 	addRule(c, fwd, inBridge, notV4, dropV)
 	addRule(c, fwd, inBridge, isV4, saddr, inSet(setJails.Name, 1, true), dropV)
 	addRule(c, fwd, inBridge, isV4, namedJail(), dnsBlocked(), dropV)
+	addRule(c, fwd, inBridge, namedJail6(), dnsBlocked(), dropV)
 	addRule(c, fwd, inBridge, isV4, saddr, vmap(mapPolicyFwd))
 	addRule(c, fwd, inBridge, dropV)
 
@@ -273,6 +275,7 @@ func addSchema(c *nftables.Conn) error {
 	addRule(c, in, inBridge, notV4, dropV)
 	addRule(c, in, inBridge, isV4, namedJail(), redirectedQuery(), acceptV)
 	addRule(c, in, inBridge, isV4, namedJail(), dnsBlocked(), dropV)
+	addRule(c, in, inBridge, namedJail6(), dnsBlocked(), dropV)
 	addRule(c, in, inBridge, isV4, saddr, vmap(mapPolicyIn))
 	addRule(c, in, inBridge, dropV)
 
@@ -293,7 +296,7 @@ func namesOf(tag string) policyNames {
 
 // The number of rules addPolicy puts in a policy's chains.
 const (
-	policyFwdRules = 5
+	policyFwdRules = 6
 	policyInRules  = 2
 )
 
@@ -325,6 +328,7 @@ func addPolicy(c *nftables.Conn, tag string, p *policy) error {
 	addRule(c, fwd, isV4, egressTuple, inSet(n.allow, 8, false), acceptV)
 	addRule(c, fwd, isV4, llDaddr, dropV)
 	addRule(c, fwd, isV4, namedAllowRule(), acceptV)
+	addRule(c, fwd, namedAllowRule6(), acceptV)
 	if p.allowAll {
 		addRule(c, fwd, acceptV)
 	} else {

@@ -142,7 +142,7 @@ func detachFirewall(stateDir string, e *sessionElems) error {
 		return err
 	}
 	defer unlock()
-	if err := delJail(e.ip, e.dnsPort != 0); err != nil {
+	if err := delJail(e.ip, e.ip6, e.dnsPort != 0); err != nil {
 		return err
 	}
 	if e.tag == "" {
@@ -164,7 +164,7 @@ func reclaimFirewall(stateDir string, ip netip.Addr) error {
 		return err
 	}
 	defer unlock()
-	if err := delJail(ip, true); err != nil {
+	if err := delJail(ip, netip.Addr{}, true); err != nil {
 		return err
 	}
 	if err := closeNamedOf(ip); err != nil {
@@ -237,13 +237,14 @@ func delPolicyIfUnused(tag string) (used bool, err error) {
 }
 
 // delJail deletes ip's elements from @jails and the verdict maps (and,
-// if named, from @named_jails and @jail_dns) in one transaction. Should
+// if named, from @named_jails and @jail_dns, and ip6, if valid, from
+// @named_jails6) in one transaction. Should
 // that fail (another process, or an earlier try, removed some already),
 // it deletes each on its own: a missing one is no error.
-func delJail(ip netip.Addr, named bool) error {
+func delJail(ip, ip6 netip.Addr, named bool) error {
 	keys := jailElems(ip, "")
 	if named {
-		keys = append(keys, namedJailElems(ip, netip.Addr{}, 0)...)
+		keys = append(keys, namedJailElems(ip, ip6, netip.Addr{}, 0)...)
 	}
 	err := withNft(func(c *nftables.Conn) error {
 		for _, x := range keys {
