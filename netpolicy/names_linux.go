@@ -111,7 +111,7 @@ func (r *nameResolver) Admit(name string, answers []dnsproxy.Answer) error {
 		all := svcs
 		var old []element
 		if o := r.opened[a.Addr]; o != nil && o.expires.After(now) {
-			if !expires.After(o.expires) && covers(o.svcs, svcs) {
+			if !expires.After(o.expires.Add(ttlGrain)) && covers(o.svcs, svcs) {
 				continue // open already, for long enough
 			}
 			all = disjoint(append(append([]box{}, o.svcs...), svcs...))
@@ -134,6 +134,14 @@ func (r *nameResolver) Admit(name string, answers []dnsproxy.Answer) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ttlGrain is how much later than an open address's expiry a new answer
+// may end without the address being opened again. TTLs count in whole
+// seconds: a caching upstream's answers, whose TTL counts down, end within
+// a second of each other, and redoing the element (a delete and an add:
+// the kernel before 6.10 cannot update an element's timeout) for that
+// second would cost every repeated lookup a transaction.
+const ttlGrain = time.Second
 
 // covers reports whether the boxes have covers every box of want.
 func covers(have, want []box) bool {

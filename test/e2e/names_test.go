@@ -177,3 +177,49 @@ allow = ["allowed.test:tcp/80", "192.0.2.1:tcp/53,853,8080"]
 		}
 	}
 }
+
+// TestNamesKilledThenGC: a nat jail with a resolver whose process is
+// killed leaves its resolver's redirect and what it opened in the
+// firewall; gc removes them with the rest.
+func TestNamesKilledThenGC(t *testing.T) {
+	e := newEnv(t, "[jail.network]\nmode = \"nat\"\ndns = [\"192.0.2.1\"]\nallow = [\"allowed.test:tcp/80\"]\n")
+	w := newNameWorld(t, "192.0.2.10 allowed.test\n", "192.0.2.10:80")
+	u := testutil.NewUser(t, "namesgc")
+	cmd := exec.Command("ip", "netns", "exec", w.host, e.bin, "run", "--config", e.cfg, "--user", u.Name, "--",
+		"bash", "-c", "getent hosts allowed.test > ~/resolved.tmp; mv ~/resolved.tmp ~/resolved; exec sleep 600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var got []byte
+	for i := 0; got == nil && i < 600; i++ {
+		got, _ = os.ReadFile(filepath.Join(u.Home, "resolved"))
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.HasPrefix(string(got), "192.0.2.10 ") {
+		t.Fatalf("the jail resolved allowed.test to %q", got)
+	}
+	nft := func(set string) string {
+		out, _ := exec.Command("ip", "netns", "exec", w.host, "nft", "list", "set", "inet", "loginjail", set).CombinedOutput()
+		return string(out)
+	}
+	for _, set := range []string{"named_allow", "named_jails", "jail_dns"} {
+		if !strings.Contains(nft(set), "10.213.") {
+			t.Fatalf("%s has no element of the live jail:\n%s", set, nft(set))
+		}
+	}
+	// ip netns exec execs loginjail in place: this kills `run` itself.
+	cmd.Process.Kill()
+	cmd.Wait()
+	for i := 0; len(e.ps()) > 0 && i < 400; i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	if out, serr, code := e.in(w.natWorld, "gc"); code != 0 {
+		t.Fatalf("gc: exit %d %q %q", code, out, serr)
+	}
+	for _, set := range []string{"named_allow", "named_jails", "jail_dns"} {
+		if s := nft(set); strings.Contains(s, "10.213.") {
+			t.Errorf("%s keeps the dead jail after gc:\n%s", set, s)
+		}
+	}
+}
