@@ -79,3 +79,19 @@ func TestProxy(t *testing.T) {
 		t.Errorf("admitted %q, refused %q", p.admitted, p.refused)
 	}
 }
+
+// BenchmarkStartClose is what a per-session resolver adds to a login and
+// a logout, the sockets and servers without the firewall elements (see
+// bench/names.sh for the whole login).
+func BenchmarkStartClose(b *testing.B) {
+	up := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53")}
+	for b.Loop() {
+		s, err := Start(netip.MustParseAddrPort("127.0.0.1:0"), up, &policy{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
