@@ -33,9 +33,8 @@ func etcFilesFromParent(spec *Spec, att *netpolicy.Attachment) (*EtcFiles, error
 	etc := &EtcFiles{Hosts: netpolicy.HostsFile(spec.Hostname, ip)}
 	if spec.Network != nil {
 		var err error
-		if att != nil {
-			// The attachment knows whether the jail has a resolver of its own.
-			etc.ResolvConf, err = att.ResolvConf()
+		if own := ownResolver(att); own.IsValid() {
+			etc.ResolvConf = netpolicy.OwnResolvConf(own)
 		} else {
 			etc.ResolvConf, err = netpolicy.ResolvConf(spec.Network.DNS)
 		}
@@ -44,6 +43,14 @@ func etcFilesFromParent(spec *Spec, att *netpolicy.Attachment) (*EtcFiles, error
 		}
 	}
 	return etc, nil
+}
+
+// ownResolver is the jail's own resolver (a policy naming hosts), if any.
+func ownResolver(att *netpolicy.Attachment) netip.Addr {
+	if att == nil {
+		return netip.Addr{}
+	}
+	return att.OwnResolver()
 }
 
 // bindEtcFiles puts the session's /etc/hosts and /etc/resolv.conf in place:
