@@ -81,6 +81,21 @@ func (w *nameWorld) setHosts(t *testing.T, hosts string) {
 	}
 }
 
+// nftList lists a set (or, for jail_dns, the map) of the loginjail table
+// in the world's host namespace.
+func nftList(t *testing.T, w *natWorld, name string) string {
+	t.Helper()
+	kind := "set"
+	if name == "jail_dns" {
+		kind = "map"
+	}
+	out, err := exec.Command("ip", "netns", "exec", w.host, "nft", "list", kind, "inet", "loginjail", name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list %s %s: %v: %s", kind, name, err, out)
+	}
+	return string(out)
+}
+
 // namesProbe runs in the jail: each line says what one attempt did.
 const namesProbe = `
 try() { if timeout 3 bash -c "$2" 2>/dev/null; then echo "$1 reached"; else echo "$1 blocked"; fi; }
@@ -140,10 +155,7 @@ allow = ["allowed.test:tcp/80", "192.0.2.1:tcp/53,853,8080"]
 	if string(part1) != want1 {
 		t.Errorf("in the jail:\n%s\nwant:\n%s", part1, want1)
 	}
-	nft := func(set string) string {
-		out, _ := exec.Command("ip", "netns", "exec", w.host, "nft", "list", "set", "inet", "loginjail", set).CombinedOutput()
-		return string(out)
-	}
+	nft := func(set string) string { return nftList(t, w.natWorld, set) }
 	if s := nft("named_allow"); !strings.Contains(s, "192.0.2.10 . tcp . 80") || !strings.Contains(s, "expires") {
 		t.Errorf("named_allow has no element for allowed.test with a timeout:\n%s", s)
 	}
@@ -199,10 +211,7 @@ func TestNamesKilledThenGC(t *testing.T) {
 	if !strings.HasPrefix(string(got), "192.0.2.10 ") {
 		t.Fatalf("the jail resolved allowed.test to %q", got)
 	}
-	nft := func(set string) string {
-		out, _ := exec.Command("ip", "netns", "exec", w.host, "nft", "list", "set", "inet", "loginjail", set).CombinedOutput()
-		return string(out)
-	}
+	nft := func(set string) string { return nftList(t, w.natWorld, set) }
 	for _, set := range []string{"named_allow", "named_jails", "jail_dns"} {
 		if !strings.Contains(nft(set), "10.213.") {
 			t.Fatalf("%s has no element of the live jail:\n%s", set, nft(set))
