@@ -185,6 +185,7 @@ func (e *Explanation) Write(w io.Writer) error {
 			fmt.Fprintf(&b, "#   %s\n", r)
 		}
 	}
+	e.Resolved.writeNames(&b)
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}

@@ -148,3 +148,35 @@ func TestPolicyJail(t *testing.T) {
 		}
 	}
 }
+
+func TestExplainNames(t *testing.T) {
+	c, err := Load(writeConfig(t, `[[policy]]
+name = "exam"
+[policy.jail.network]
+mode = "nat"
+allow = ["moodle.example.edu:tcp/443", "*.debian.org:tcp/80,443", "192.0.2.0/24", "files.example.edu"]
+deny = ["evil.debian.org"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.Explain("bob", []string{"bob"}, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := e.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "#   reach moodle.example.edu tcp/443\n#   reach *.debian.org tcp/80,tcp/443\n#   reach files.example.edu any protocol and port\n#   refuse evil.debian.org\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("output lacks\n%s\nin:\n%s", want, b.String())
+	}
+}
+
+func TestBadNameRuleNamesItsLine(t *testing.T) {
+	_, err := Load(writeConfig(t, "[jail.network]\nmode = \"nat\"\nallow = [\n  \"ok.example.org:tcp/80\",\n  \"bad..example.org:tcp/80\",\n]\n"))
+	if err == nil || !strings.Contains(err.Error(), ":5") || !strings.Contains(err.Error(), "bad..example.org") || strings.Count(err.Error(), "\n") > 0 {
+		t.Errorf("error = %v; want one line naming line 5 and the entry", err)
+	}
+}

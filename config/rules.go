@@ -9,10 +9,16 @@ import (
 )
 
 // Rule is one parsed egress rule of [jail.network] allow, deny or
-// host_allow. Rules are IPv4 only, like the nat network.
+// host_allow. Address rules are IPv4 only, like the nat network; a rule
+// may name its destination by DNS name instead (see names.go).
 type Rule struct {
-	// Prefix is the destination; the zero Prefix means any address.
+	// Prefix is the destination; the zero Prefix with an empty Name means
+	// any address.
 	Prefix netip.Prefix
+	// Name is a DNS name ("moodle.example.edu") or a wildcard
+	// ("*.debian.org": any name below debian.org, not debian.org itself),
+	// lower case, without the final dot; "" for an address rule.
+	Name string
 	// Proto is "tcp" or "udp", or "" for any protocol and port.
 	Proto string
 	// PortLo and PortHi bound the destination ports (inclusive) when Proto
@@ -23,7 +29,12 @@ type Rule struct {
 // String prints the rule back in its configuration syntax.
 func (r Rule) String() string {
 	var b strings.Builder
-	if r.Prefix.IsValid() {
+	if r.Name != "" {
+		b.WriteString(r.Name)
+		if r.Proto != "" {
+			b.WriteByte(':')
+		}
+	} else if r.Prefix.IsValid() {
 		if r.Prefix.IsSingleIP() {
 			b.WriteString(r.Prefix.Addr().String())
 		} else {
@@ -42,9 +53,36 @@ func (r Rule) String() string {
 	return b.String()
 }
 
-// ParseRule parses an egress rule: "CIDR", "IP", "proto/port",
-// "IP:proto/port" or "CIDR:proto/port", where proto is tcp or udp and port
-// is 1..65535 or a range "lo-hi".
+// ParseRules parses an egress rule of allow or deny into one Rule per
+// port: "CIDR", "IP", "NAME", "proto/ports", "IP:proto/ports",
+// "CIDR:proto/ports" or "NAME:proto/ports", where proto is tcp or udp and
+// ports is a comma-separated list of ports (1..65535) or ranges "lo-hi",
+// and NAME a DNS name or wildcard "*.domain".
+func ParseRules(s string) ([]Rule, error) {
+	head, ports := s, ""
+	if i := strings.LastIndexByte(s, '/'); i >= 0 && strings.Contains(s[i:], ",") {
+		head, ports = s[:i+1], s[i+1:]
+	}
+	if ports == "" {
+		r, err := ParseRule(s)
+		if err != nil {
+			return nil, err
+		}
+		return []Rule{r}, nil
+	}
+	var out []Rule
+	for _, p := range strings.Split(ports, ",") {
+		r, err := ParseRule(head + p)
+		if err != nil {
+			return nil, fmt.Errorf("rule %q: port list item %q: %w", s, p, errors.Unwrap(err))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// ParseRule parses an egress rule with at most one port or port range
+// (see ParseRules).
 func ParseRule(s string) (Rule, error) {
 	addr, svc := s, ""
 	if i := strings.LastIndexByte(s, ':'); i >= 0 {
@@ -53,7 +91,13 @@ func ParseRule(s string) (Rule, error) {
 		addr, svc = "", s
 	}
 	var r Rule
-	if addr != "" {
+	if addr != "" && looksLikeName(addr) {
+		n, err := parseName(addr)
+		if err != nil {
+			return Rule{}, fmt.Errorf("rule %q: %w", s, err)
+		}
+		r.Name = n
+	} else if addr != "" {
 		p, err := parseIPv4Prefix(addr)
 		if err != nil {
 			return Rule{}, fmt.Errorf("rule %q: %w", s, err)

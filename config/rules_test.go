@@ -31,7 +31,17 @@ func TestParseRule(t *testing.T) {
 		{in: "10.0.0.1/8", bad: true},
 		{in: "2001:db8::/32", bad: true},
 		{in: "::1", bad: true},
-		{in: "example.com:tcp/80", bad: true},
+		{in: "example.com:tcp/80", want: Rule{Name: "example.com", Proto: "tcp", PortLo: 80, PortHi: 80}},
+		{in: "*.debian.org:tcp/80", want: Rule{Name: "*.debian.org", Proto: "tcp", PortLo: 80, PortHi: 80}},
+		{in: "moodle.example.edu", want: Rule{Name: "moodle.example.edu"}},
+		{in: "a.*.org", bad: true},
+		{in: "*", bad: true},
+		{in: "-a.org", bad: true},
+		{in: "a..org", bad: true},
+		{in: "host", bad: true},
+		{in: "1.2.3", bad: true},
+		{in: "exa mple.org", bad: true},
+		{in: "example.com:", bad: true},
 	}
 	for _, tt := range tests {
 		got, err := ParseRule(tt.in)
@@ -54,6 +64,26 @@ func TestParseRule(t *testing.T) {
 	}
 	if _, err := ParseHostRule("10.0.0.1:udp/53"); err == nil {
 		t.Errorf("ParseHostRule with an address: no error")
+	}
+}
+
+func TestParseRules(t *testing.T) {
+	got, err := ParseRules("*.Debian.org:tcp/80,443")
+	want := []Rule{{Name: "*.debian.org", Proto: "tcp", PortLo: 80, PortHi: 80}, {Name: "*.debian.org", Proto: "tcp", PortLo: 443, PortHi: 443}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseRules = %+v, %v; want %+v", got, err, want)
+	}
+	got, err = ParseRules("192.0.2.1:udp/53,1000-1001")
+	if err != nil || len(got) != 2 || got[1].PortLo != 1000 || got[1].PortHi != 1001 {
+		t.Errorf("ParseRules with a range = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"a.org:tcp/80,", "a.org:tcp/80,0", "a.org:tcp/,80"} {
+		if _, err := ParseRules(bad); err == nil {
+			t.Errorf("ParseRules(%q): no error", bad)
+		}
+	}
+	if n := Names([]string{"a.org:tcp/80", "10.0.0.0/8", "a.org:tcp/443", "*.b.org"}); !reflect.DeepEqual(n, []string{"a.org", "*.b.org"}) {
+		t.Errorf("Names = %q", n)
 	}
 }
 

@@ -160,7 +160,7 @@ func validateNetwork(n *Network, bad complaint) {
 		rules []string
 	}{{"network.allow", n.Allow}, {"network.deny", n.Deny}} {
 		for i, r := range list.rules {
-			if _, err := ParseRule(r); err != nil {
+			if _, err := ParseRules(r); err != nil {
 				bad(list.key, i+1, err.Error())
 			}
 		}

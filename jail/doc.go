@@ -25,8 +25,9 @@
 //     elements, while init waits, so nothing in the jail runs before its
 //     network is in place.
 //  6. etcFilesFromParent: the jail's generated /etc files (hosts, and a nat
-//     jail's resolv.conf), all made here, as they name the address step 5
-//     gave; the Spec is never written.
+//     jail's resolv.conf: its own resolver at the gateway when its policy
+//     names hosts), all made here, as they name the address step 5 gave;
+//     the Spec is never written.
 //  7. setupInitFromParent: for an image rootfs, the idmapped lower layer
 //     (only host root can make it); then the setup message, and the wait
 //     for ready or init's error.

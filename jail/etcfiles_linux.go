@@ -33,11 +33,24 @@ func etcFilesFromParent(spec *Spec, att *netpolicy.Attachment) (*EtcFiles, error
 	etc := &EtcFiles{Hosts: netpolicy.HostsFile(spec.Hostname, ip)}
 	if spec.Network != nil {
 		var err error
-		if etc.ResolvConf, err = netpolicy.ResolvConf(spec.Network.DNS); err != nil {
+		if own := ownResolver(att); own.IsValid() {
+			etc.ResolvConf = netpolicy.OwnResolvConf(own)
+		} else {
+			etc.ResolvConf, err = netpolicy.ResolvConf(spec.Network.DNS)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("resolv.conf: %w", err)
 		}
 	}
 	return etc, nil
+}
+
+// ownResolver is the jail's own resolver (a policy naming hosts), if any.
+func ownResolver(att *netpolicy.Attachment) netip.Addr {
+	if att == nil {
+		return netip.Addr{}
+	}
+	return att.OwnResolver()
 }
 
 // bindEtcFiles puts the session's /etc/hosts and /etc/resolv.conf in place:

@@ -32,10 +32,12 @@ const jailIfName = "eth0"
 //     created enslaved to the bridge and up, then isolated on the bridge;
 //  4. inside the jail, through a netlink handle bound to its netns (no
 //     thread switches): address, up, default route via the gateway;
-//  5. the session's firewall elements, in one nftables transaction: its
+//  5. if the policy names hosts, the jail's own resolver on the gateway
+//     (names_linux.go);
+//  6. the session's firewall elements, in one nftables transaction: its
 //     address in @jails and, as jumps to its policy's chains, in the
-//     verdict maps; the policy's chains and sets are made with its first
-//     jail (see nft_linux.go).
+//     verdict maps (and its resolver's redirect); the policy's chains and
+//     sets are made with its first jail (see nft_linux.go).
 func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 	if err := spec.validate(); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
@@ -106,6 +108,13 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 	}
 
 	a.elems = buildElems(ip, &spec)
+	if spec.HasNames() {
+		if a.names, err = startNameResolver(&spec, ip, a.Gateway); err != nil {
+			return nil, err
+		}
+		undo = append(undo, a.names.stop)
+		a.elems.dnsPort, a.elems.gateway = a.names.srv.Port(), a.Gateway
+	}
 	if err := attachFirewall(spec.StateDir, spec.Bridge, &a.elems); err != nil {
 		return nil, err
 	}
@@ -297,6 +306,13 @@ func (a *Attachment) Release() error {
 	linkErr := make(chan error, 1)
 	go func() { linkErr <- delLink(a.HostVeth) }()
 	var errs []error
+	if a.names != nil {
+		// First, so that it opens nothing more; it closes what it opened.
+		if err := a.names.stop(); err != nil {
+			errs = append(errs, err)
+		}
+		a.names = nil
+	}
 	// Only while the lease is still ours may elements be removed by
 	// address: once freed, the address may belong to another session.
 	ip, leased := LeasedIP(a.spec.StateDir, a.spec.SessionID)

@@ -49,6 +49,11 @@ type sessionElems struct {
 	ip  netip.Addr
 	pol policy
 	tag string // the policy's name in the table, set when attached
+	// dnsPort, when not 0, is the port of the jail's own resolver on the
+	// gateway: the jail is in @named_jails and @jail_dns (names_nft_linux.go).
+	dnsPort uint16
+	gateway netip.Addr
+	ip6     netip.Addr // the jail's IPv6 address with IPv6 nat, else zero
 }
 
 func prefixInterval(p netip.Prefix) interval {
@@ -89,6 +94,9 @@ func egressBoxes(rules []Rule, clipLinkLocal bool) []box {
 	ll := box{prefixInterval(linkLocal), {0, 255}, {0, 65535}}
 	var all []box
 	for _, r := range rules {
+		if r.Name != "" {
+			continue // opened per address by the jail's resolver (names.go)
+		}
 		for _, pp := range protoPorts(r) {
 			b := box{prefixInterval(r.Net), pp[0], pp[1]}
 			bs := []box{b}

@@ -19,6 +19,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/loginjail/loginjail/netpolicy/dnsproxy"
 	"github.com/loginjail/loginjail/test/testutil"
 )
 
@@ -629,7 +630,7 @@ func TestNATInner(t *testing.T) {
 		if !slices.Contains(policyChains(t), "pol_"+e.tag+"_fwd") {
 			t.Fatalf("policy %s has no chain", e.tag)
 		}
-		if err := delJail(e.ip); err != nil {
+		if err := delJail(e.ip, netip.Addr{}, false); err != nil {
 			t.Fatal(err)
 		}
 		j := newJail(t)
@@ -645,6 +646,46 @@ func TestNATInner(t *testing.T) {
 		}
 		if _, err := os.Stat(policyPath(stateDir, e.tag)); err == nil {
 			t.Errorf("record of pruned policy %s still there", e.tag)
+		}
+	})
+	// A jail whose policy names a host reaches an address only once its
+	// resolver has answered with it; after its elements are lost (as in a
+	// ruleset flush), RestoreNames puts them back; Release removes them.
+	t.Run("NamesOpenAndRestore", func(t *testing.T) {
+		j := newJail(t)
+		s := spec("names")
+		s.Allow = []Rule{{Name: "allowed.test", Proto: "tcp", PortLo: 8080, PortHi: 8080}}
+		s.DNS = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
+		a, err := Attach(s, j.pid)
+		if err != nil {
+			t.Fatalf("Attach: %v", err)
+		}
+		expectReach(t, j, "192.0.2.1:8080", false)
+		if err := a.names.Admit("allowed.test.", []dnsproxy.Answer{{Addr: netip.MustParseAddr("192.0.2.1"), TTL: 1}}); err != nil {
+			t.Fatalf("Admit: %v", err)
+		}
+		expectReach(t, j, "192.0.2.1:8080", true)
+		expectReach(t, j, "192.0.2.1:8443", false)
+		for _, obj := range []string{"set named_allow", "set named_jails", "map jail_dns"} {
+			kind, name, _ := strings.Cut(obj, " ")
+			run(t, "nft", "flush", kind, "inet", tableName, name)
+		}
+		expectReach(t, j, "192.0.2.1:8080", false)
+		if err := a.RestoreNames(); err != nil {
+			t.Fatalf("RestoreNames: %v", err)
+		}
+		expectReach(t, j, "192.0.2.1:8080", true)
+		if out := run(t, "nft", "list", "map", "inet", tableName, "jail_dns"); !strings.Contains(out, a.IP.String()) {
+			t.Errorf("jail_dns without %v after RestoreNames:\n%s", a.IP, out)
+		}
+		if err := a.Release(); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		for _, obj := range []string{"set named_allow", "set named_jails", "map jail_dns"} {
+			kind, name, _ := strings.Cut(obj, " ")
+			if out := run(t, "nft", "list", kind, "inet", tableName, name); strings.Contains(out, a.IP.String()) {
+				t.Errorf("%s keeps %v after Release:\n%s", obj, a.IP, out)
+			}
 		}
 	})
 }

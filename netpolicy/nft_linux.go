@@ -30,7 +30,8 @@ import (
 //	set jails            ipv4_addr                  live jail addresses
 //	map jail_policy_fwd  ipv4_addr : verdict        jail -> jump pol_<tag>_fwd
 //	map jail_policy_in   ipv4_addr : verdict        jail -> jump pol_<tag>_in
-//	set schema_v2        marker: the table was made whole by this version
+//	set schema_v3        marker: the table was made whole by this version
+//	(and the sets, chains and rules of egress by name: names_nft_linux.go)
 //
 //	chain postrouting (nat, srcnat):
 //	  ip saddr @jails oifname != @bridges masquerade
@@ -55,6 +56,8 @@ import (
 //	  ip daddr . meta l4proto . th dport @pol_<tag>_deny drop
 //	  ip daddr . meta l4proto . th dport @pol_<tag>_allow accept
 //	  ip daddr 169.254.0.0/16 drop
+//	  ip saddr . ip daddr . meta l4proto . th dport @named_allow accept
+//	  ip6 saddr . ip6 daddr . meta l4proto . th dport @named_allow6 accept
 //	  drop                                         accept if the allow list is empty
 //	chain pol_<tag>_in:
 //	  meta l4proto . th dport @pol_<tag>_host accept
@@ -66,7 +69,7 @@ import (
 
 const (
 	tableName  = "loginjail"
-	schemaMark = "schema_v2"
+	schemaMark = "schema_v3"
 )
 
 var table = &nftables.Table{Name: tableName, Family: nftables.TableFamilyINet}
@@ -237,6 +240,9 @@ func addSchema(c *nftables.Conn) error {
 			return fmt.Errorf("add nft set %s: %w", s.Name, err)
 		}
 	}
+	if err := addNamesSets(c); err != nil {
+		return err
+	}
 	accept := nftables.ChainPolicyAccept
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: table, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Policy: &accept})
@@ -254,16 +260,22 @@ func addSchema(c *nftables.Conn) error {
 	}
 
 	addRule(c, post, isV4, saddr, inSet(setJails.Name, 1, false), notOutBridge, []expr.Any{&expr.Masq{}})
+	addNamesPrerouting(c, inBridge)
 
 	addRule(c, fwd, estRel, acceptV)
 	addRule(c, fwd, outBridge, dropV)
 	addRule(c, fwd, inBridge, notV4, dropV)
 	addRule(c, fwd, inBridge, isV4, saddr, inSet(setJails.Name, 1, true), dropV)
+	addRule(c, fwd, inBridge, isV4, namedJail(), dnsBlocked(), dropV)
+	addRule(c, fwd, inBridge, namedJail6(), dnsBlocked(), dropV)
 	addRule(c, fwd, inBridge, isV4, saddr, vmap(mapPolicyFwd))
 	addRule(c, fwd, inBridge, dropV)
 
 	addRule(c, in, inBridge, estRel, acceptV)
 	addRule(c, in, inBridge, notV4, dropV)
+	addRule(c, in, inBridge, isV4, namedJail(), redirectedQuery(), acceptV)
+	addRule(c, in, inBridge, isV4, namedJail(), dnsBlocked(), dropV)
+	addRule(c, in, inBridge, namedJail6(), dnsBlocked(), dropV)
 	addRule(c, in, inBridge, isV4, saddr, vmap(mapPolicyIn))
 	addRule(c, in, inBridge, dropV)
 
@@ -284,7 +296,7 @@ func namesOf(tag string) policyNames {
 
 // The number of rules addPolicy puts in a policy's chains.
 const (
-	policyFwdRules = 4
+	policyFwdRules = 6
 	policyInRules  = 2
 )
 
@@ -315,6 +327,8 @@ func addPolicy(c *nftables.Conn, tag string, p *policy) error {
 	addRule(c, fwd, isV4, egressTuple, inSet(n.deny, 8, false), dropV)
 	addRule(c, fwd, isV4, egressTuple, inSet(n.allow, 8, false), acceptV)
 	addRule(c, fwd, isV4, llDaddr, dropV)
+	addRule(c, fwd, isV4, namedAllowRule(), acceptV)
+	addRule(c, fwd, namedAllowRule6(), acceptV)
 	if p.allowAll {
 		addRule(c, fwd, acceptV)
 	} else {

@@ -121,6 +121,9 @@ func addJail(bridge string, e *sessionElems, tag string, create bool) error {
 				return err
 			}
 		}
+		if err := addNamedJail(c, e); err != nil {
+			return err
+		}
 		if err := c.Flush(); err != nil {
 			return fmt.Errorf("add nft elements for %v (policy %s): %w", e.ip, tag, err)
 		}
@@ -139,7 +142,7 @@ func detachFirewall(stateDir string, e *sessionElems) error {
 		return err
 	}
 	defer unlock()
-	if err := delJail(e.ip); err != nil {
+	if err := delJail(e.ip, e.ip6, e.dnsPort != 0); err != nil {
 		return err
 	}
 	if e.tag == "" {
@@ -161,7 +164,10 @@ func reclaimFirewall(stateDir string, ip netip.Addr) error {
 		return err
 	}
 	defer unlock()
-	if err := delJail(ip); err != nil {
+	if err := delJail(ip, netip.Addr{}, true); err != nil {
+		return err
+	}
+	if err := closeNamedOf(ip); err != nil {
 		return err
 	}
 	// Another policy left over is no failure of this jail's reclaim: it
@@ -230,13 +236,18 @@ func delPolicyIfUnused(tag string) (used bool, err error) {
 	return false, errors.Join(errs...)
 }
 
-// delJail deletes ip's elements from @jails and the verdict maps in one
-// transaction. Should that fail (another process, or an earlier try,
-// removed some already), it deletes each on its own: a missing one is no
-// error.
-func delJail(ip netip.Addr) error {
+// delJail deletes ip's elements from @jails and the verdict maps (and,
+// if named, from @named_jails and @jail_dns, and ip6, if valid, from
+// @named_jails6) in one transaction. Should
+// that fail (another process, or an earlier try, removed some already),
+// it deletes each on its own: a missing one is no error.
+func delJail(ip, ip6 netip.Addr, named bool) error {
+	keys := jailElems(ip, "")
+	if named {
+		keys = append(keys, namedJailElems(ip, ip6, netip.Addr{}, 0)...)
+	}
 	err := withNft(func(c *nftables.Conn) error {
-		for _, x := range jailElems(ip, "") {
+		for _, x := range keys {
 			if err := c.SetDeleteElements(x.s, []nftables.SetElement{x.el}); err != nil {
 				return err
 			}
@@ -247,7 +258,7 @@ func delJail(ip netip.Addr) error {
 		return nil
 	}
 	var errs []error
-	for _, x := range jailElems(ip, "") {
+	for _, x := range keys {
 		err := withNft(func(c *nftables.Conn) error {
 			if err := c.SetDeleteElements(x.s, []nftables.SetElement{x.el}); err != nil {
 				return err

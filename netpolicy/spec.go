@@ -12,7 +12,11 @@ import (
 // means any address, an empty Proto any protocol, and PortLo = PortHi = 0
 // any port.
 type Rule struct {
-	Net            netip.Prefix
+	Net netip.Prefix
+	// Name, when set, names the destination by DNS name or "*.domain"
+	// wildcard instead of Net (which is then zero): the jail's resolver
+	// opens the addresses it answers for it (names.go).
+	Name           string
 	Proto          string // "", "tcp" or "udp"; "" with a port means both tcp and udp
 	PortLo, PortHi uint16
 }
@@ -49,6 +53,7 @@ type Attachment struct {
 
 	spec  Spec
 	elems sessionElems
+	names *nameResolver // the jail's resolver when its policy names hosts, else nil
 }
 
 // sessionIDRE compiles on first use, not in every process's start.
@@ -104,6 +109,14 @@ func (s *Spec) validate() error {
 }
 
 func (r Rule) validate() error {
+	if r.Name != "" {
+		if r.Net.IsValid() {
+			return errors.New("both a name and a network")
+		}
+		if err := checkPattern(r.Name); err != nil {
+			return err
+		}
+	}
 	if r.Net.IsValid() && !r.Net.Addr().Is4() {
 		return errors.New("only IPv4 networks")
 	}
@@ -121,7 +134,9 @@ func (r Rule) validate() error {
 // String prints the rule in the policy's syntax.
 func (r Rule) String() string {
 	s := ""
-	if r.Net.IsValid() {
+	if r.Name != "" {
+		s = r.Name
+	} else if r.Net.IsValid() {
 		s = r.Net.String()
 	}
 	if r.Proto != "" {

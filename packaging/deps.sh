@@ -40,6 +40,9 @@ packages=(
 	openssh-server
 	# the PROXY protocol test puts Debian's haproxy in front of two servers
 	haproxy
+	# egress by name: the upstream authority for test names (the binary
+	# only; dnsmasq-base starts no service)
+	dnsmasq-base
 	libpam0g-dev
 	libpam-modules
 	tmux

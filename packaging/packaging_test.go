@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
 	"github.com/loginjail/loginjail/config"
 )
 
@@ -73,6 +74,30 @@ func TestShippedExamplesLoad(t *testing.T) {
 	}
 	if names := policyNames(c); names != "exam,build,default" {
 		t.Fatalf("policies %q, want exam,build,default", names)
+	}
+	// The exam example shows a name-based allow list, one more '#' down.
+	var names []string
+	for _, line := range out {
+		if rest, ok := strings.CutPrefix(line, "#allow = "); ok {
+			var list []string
+			if err := toml.Unmarshal([]byte("l = "+rest), &struct{ L *[]string }{&list}); err != nil {
+				t.Fatalf("exam's name allow list %q: %v", rest, err)
+			}
+			for _, e := range list {
+				rs, err := config.ParseRules(e)
+				if err != nil {
+					t.Errorf("exam's name allow list: %v", err)
+				}
+				for _, r := range rs {
+					if r.Name != "" {
+						names = append(names, r.Name)
+					}
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		t.Error("the exam example shows no allow list by name")
 	}
 	exam, build := c.PolicyJail(0), c.PolicyJail(1)
 	if exam.Network.Mode != "none" || exam.Limits.Memory == 0 || exam.Limits.Pids == 0 {

@@ -25,13 +25,13 @@ func NetworkFor(cfg *config.Config, r *config.Resolved, id string) (*netpolicy.S
 		return nil, fmt.Errorf("network subnet %q: %w", n.Subnet, err)
 	}
 	spec := &netpolicy.Spec{SessionID: id, Bridge: n.Bridge, Subnet: subnet, StateDir: netStateDir(cfg), DNS: dnsServers(n.DNS)}
-	if spec.Allow, err = netRules(n.Allow, config.ParseRule); err != nil {
+	if spec.Allow, err = netRules(n.Allow, config.ParseRules); err != nil {
 		return nil, err
 	}
-	if spec.Deny, err = netRules(n.Deny, config.ParseRule); err != nil {
+	if spec.Deny, err = netRules(n.Deny, config.ParseRules); err != nil {
 		return nil, err
 	}
-	if spec.HostAllow, err = netRules(n.HostAllow, config.ParseHostRule); err != nil {
+	if spec.HostAllow, err = netRules(n.HostAllow, oneRule(config.ParseHostRule)); err != nil {
 		return nil, err
 	}
 	return spec, nil
@@ -40,16 +40,28 @@ func NetworkFor(cfg *config.Config, r *config.Resolved, id string) (*netpolicy.S
 // netStateDir holds the IP pool's leases.
 func netStateDir(cfg *config.Config) string { return filepath.Join(cfg.Server.StateDir, "net") }
 
-func netRules(in []string, parse func(string) (config.Rule, error)) ([]netpolicy.Rule, error) {
+func netRules(in []string, parse func(string) ([]config.Rule, error)) ([]netpolicy.Rule, error) {
 	var out []netpolicy.Rule
 	for _, s := range in {
+		rs, err := parse(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			out = append(out, netpolicy.Rule{Net: r.Prefix, Name: r.Name, Proto: r.Proto, PortLo: r.PortLo, PortHi: r.PortHi})
+		}
+	}
+	return out, nil
+}
+
+func oneRule(parse func(string) (config.Rule, error)) func(string) ([]config.Rule, error) {
+	return func(s string) ([]config.Rule, error) {
 		r, err := parse(s)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, netpolicy.Rule{Net: r.Prefix, Proto: r.Proto, PortLo: r.PortLo, PortHi: r.PortHi})
+		return []config.Rule{r}, nil
 	}
-	return out, nil
 }
 
 // dnsServers parses the policy's dns list (validated at load).

@@ -321,6 +321,8 @@ func leftElements(t *testing.T, js []byte) []string {
 			txt := string(el)
 			switch {
 			case s.Name == "bridges" && txt == `"lj0"`:
+			case s.Name == "gateways" || s.Name == "dns_block":
+				// lasting: the bridge's gateway, the DNS ports named jails may not use
 			case strings.Contains(txt, `"10.213.`):
 				problems = append(problems, fmt.Sprintf("set %s: element %s of a jail left", s.Name, txt))
 			default:
