@@ -26,6 +26,7 @@ func wantDefaults() *Config {
 			AcceptEnv:           []string{"LANG", "LC_*"},
 			AuthorizedKeysFile:  ".ssh/authorized_keys",
 			ProxyProtocolFrom:   []string{},
+			RecordDir:           "/var/log/loginjail/sessions",
 		},
 		Jail: Jail{
 			UserMode:    "self",
@@ -43,6 +44,9 @@ func wantDefaults() *Config {
 
 			AllowTCPForwarding:   true,
 			AllowAgentForwarding: true,
+			Record:               "none",
+			RecordMaxSize:        100 << 20,
+			TimeoutWarning:       Duration{5 * time.Minute},
 			Network: Network{
 				Mode:      "none",
 				Bridge:    "lj0",

@@ -41,6 +41,7 @@ accept_env = ["TERM"]
 authorized_keys_file = ".ssh/authorized_keys /etc/keys/%u"
 banner = "/etc/issue.net"
 proxy_protocol_from = ["192.0.2.10", "2001:db8::/32"]
+record_dir = "/var/log/lj"
 
 [jail]
 user_mode = "root"
@@ -60,6 +61,13 @@ nested_userns = true
 allow_setgroups = true
 allow_tcp_forwarding = false
 allow_agent_forwarding = false
+record = "all"
+record_input = true
+record_max_size = "1G"
+record_required = true
+idle_timeout = "10m"
+max_session_time = "2h"
+timeout_warning = "1m"
 
 [jail.network]
 mode = "nat"
@@ -106,6 +114,7 @@ func TestLoadEveryKey(t *testing.T) {
 			AuthorizedKeysFile:    ".ssh/authorized_keys /etc/keys/%u",
 			Banner:                "/etc/issue.net",
 			ProxyProtocolFrom:     []string{"192.0.2.10", "2001:db8::/32"},
+			RecordDir:             "/var/log/lj",
 		},
 		Jail: Jail{
 			UserMode:       "root",
@@ -123,6 +132,13 @@ func TestLoadEveryKey(t *testing.T) {
 			SeccompDeny:    []string{"ptrace"},
 			NestedUserns:   true,
 			AllowSetgroups: true,
+			Record:         "all",
+			RecordInput:    true,
+			RecordMaxSize:  1 << 30,
+			RecordRequired: true,
+			IdleTimeout:    Duration{10 * time.Minute},
+			MaxSessionTime: Duration{2 * time.Hour},
+			TimeoutWarning: Duration{time.Minute},
 			Network: Network{
 				Mode:      "nat",
 				Bridge:    "ljbr0",
