@@ -14,7 +14,7 @@ import (
 type Meta struct {
 	Session   string    `json:"session"`
 	User      string    `json:"user"`
-	UID       int       `json:"uid"`
+	UID       uint32    `json:"uid"`
 	Remote    string    `json:"remote"`
 	Policy    string    `json:"policy"`
 	Frontdoor string    `json:"frontdoor"`
@@ -42,6 +42,7 @@ func (r *Recorder) SetMeta(m Meta) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.meta = m
+	r.hasMeta = true
 	return r.writeMeta()
 }
 
@@ -81,6 +82,11 @@ func (r *Recorder) End(reason string) error {
 // reader never sees half a file); r.mu is held. session.json is not
 // counted against record_max_size: it is small and must stay complete.
 func (r *Recorder) writeMeta() error {
+	if !r.hasMeta {
+		// A further connection to a shared jail: session.json is the
+		// first connection's to write.
+		return nil
+	}
 	b, err := json.MarshalIndent(r.meta, "", "  ")
 	if err != nil {
 		return fmt.Errorf("record: session.json: %w", err)

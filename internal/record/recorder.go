@@ -20,11 +20,12 @@ type Recorder struct {
 	dir   string
 	input bool // record client input ("i" events)
 
-	mu     sync.Mutex
-	max    int64 // 0: no cap
-	used   int64
-	capped bool
-	meta   Meta
+	mu      sync.Mutex
+	max     int64 // 0: no cap
+	used    int64
+	capped  bool
+	meta    Meta
+	hasMeta bool // SetMeta called: this Recorder writes session.json
 }
 
 // Options are a session's recording settings.
