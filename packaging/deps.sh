@@ -48,6 +48,8 @@ packages=(
 	# the SSH server's algorithm audit test (Debian 12: 2.5.0; under CI a
 	# missing test tool fails the test, so it is not optional)
 	ssh-audit
+	# the recording tests read casts with asciinema's own parser
+	asciinema
 	login
 	passwd
 	curl

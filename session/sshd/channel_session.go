@@ -2,6 +2,7 @@ package sshd
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"syscall"
@@ -37,7 +38,14 @@ func (c *conn) sessionChannel(nc ssh.NewChannel) {
 	defer c.releaseSession()
 	jr, err := c.jail()
 	if errors.Is(err, errRecordRequired) {
-		nc.Reject(ssh.ConnectionFailed, "loginjail: "+err.Error()+"; please contact the administrator")
+		// The client shows a channel's stderr, where a rejection reason
+		// is only in its debug log: accept, say why in one line, fail.
+		if ch, reqs, err := nc.Accept(); err == nil {
+			go ssh.DiscardRequests(reqs)
+			fmt.Fprintf(ch.Stderr(), "loginjail: %v; please contact the administrator\r\n", errRecordRequired)
+			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{1}))
+			ch.Close()
+		}
 		return
 	}
 	if err != nil {
