@@ -36,6 +36,7 @@ func wantDefaults() *Config {
 			DenyUsers:                    []string{},
 			AllowGroups:                  []string{},
 			DenyGroups:                   []string{},
+			RecordDir:                    "/var/log/loginjail/sessions",
 		},
 		Jail: Jail{
 			UserMode:    "self",
@@ -53,6 +54,9 @@ func wantDefaults() *Config {
 
 			AllowTCPForwarding:   true,
 			AllowAgentForwarding: true,
+			Record:               "none",
+			RecordMaxSize:        100 << 20,
+			TimeoutWarning:       Duration{5 * time.Minute},
 			Network: Network{
 				Mode:      "none",
 				Bridge:    "lj0",

@@ -54,6 +54,7 @@ authorized_principals_file = "/etc/loginjail/principals/%u"
 revoked_keys = "/etc/loginjail/revoked_keys"
 authorized_keys_command = "/usr/local/bin/keys %u %f"
 authorized_keys_command_user = "nobody"
+record_dir = "/var/log/lj"
 
 [jail]
 user_mode = "root"
@@ -74,6 +75,13 @@ allow_setgroups = true
 subid_allocate = true
 allow_tcp_forwarding = false
 allow_agent_forwarding = false
+record = "all"
+record_input = true
+record_max_size = "1G"
+record_required = true
+idle_timeout = "10m"
+max_session_time = "2h"
+timeout_warning = "1m"
 
 [jail.network]
 mode = "nat"
@@ -134,6 +142,7 @@ func TestLoadEveryKey(t *testing.T) {
 			RevokedKeys:                  "/etc/loginjail/revoked_keys",
 			AuthorizedKeysCommand:        "/usr/local/bin/keys %u %f",
 			AuthorizedKeysCommandUser:    "nobody",
+			RecordDir:                    "/var/log/lj",
 		},
 		Jail: Jail{
 			UserMode:       "root",
@@ -152,6 +161,13 @@ func TestLoadEveryKey(t *testing.T) {
 			NestedUserns:   true,
 			AllowSetgroups: true,
 			SubIDAllocate:  true,
+			Record:         "all",
+			RecordInput:    true,
+			RecordMaxSize:  1 << 30,
+			RecordRequired: true,
+			IdleTimeout:    Duration{10 * time.Minute},
+			MaxSessionTime: Duration{2 * time.Hour},
+			TimeoutWarning: Duration{time.Minute},
 			Network: Network{
 				Mode:      "nat",
 				Bridge:    "ljbr0",

@@ -57,6 +57,9 @@ type Server struct {
 	RevokedKeys                  string   `toml:"revoked_keys"`                   // file of revoked public keys and certificates (text list; KRL refused); "" = none
 	AuthorizedKeysCommand        string   `toml:"authorized_keys_command"`        // absolute program and arguments (%u %h %t %f %k %%) printing authorized_keys lines
 	AuthorizedKeysCommandUser    string   `toml:"authorized_keys_command_user"`   // the account the command runs as; never root
+	// RecordDir is where session recordings go: a directory per session,
+	// <record_dir>/<session id>/ (see [Jail.Record]). Absolute.
+	RecordDir string `toml:"record_dir"`
 }
 
 // Jail describes the jail a login gets: the [jail] table, or the result of
@@ -92,6 +95,19 @@ type Jail struct {
 	// options narrow it further.
 	AllowTCPForwarding   bool `toml:"allow_tcp_forwarding"`   // ssh -L (connects from inside the jail) and ssh -R (listens inside it)
 	AllowAgentForwarding bool `toml:"allow_agent_forwarding"` // ssh -A: an agent socket inside the jail, SSH_AUTH_SOCK set
+
+	// Session recording, done by a root process outside the jail (the
+	// per-connection process, or the PAM login's holder).
+	Record         string `toml:"record"`          // "none", "pty" (terminal channels) or "all" (every channel, SFTP too)
+	RecordInput    bool   `toml:"record_input"`    // record what the client types ("i" events); off keeps passwords out
+	RecordMaxSize  Size   `toml:"record_max_size"` // per session; at the cap a marker is written and recording stops
+	RecordRequired bool   `toml:"record_required"` // refuse the login when the recording cannot be written
+
+	// Timeouts; "0s" = none. Before either ends a session every terminal
+	// gets a notice timeout_warning ahead, and another a minute ahead.
+	IdleTimeout    Duration `toml:"idle_timeout"`     // no client input on any channel for this long ends the session
+	MaxSessionTime Duration `toml:"max_session_time"` // hard cap from login
+	TimeoutWarning Duration `toml:"timeout_warning"`  // lead time of the first notice
 
 	Network Network `toml:"network"`
 	Limits  Limits  `toml:"limits"`

@@ -26,7 +26,7 @@ func validateServer(s *Server, bad complaint) {
 			bad("host_keys", i+1, err.Error())
 		}
 	}
-	for _, d := range []struct{ key, val string }{{"state_dir", s.StateDir}, {"lib_dir", s.LibDir}} {
+	for _, d := range []struct{ key, val string }{{"state_dir", s.StateDir}, {"lib_dir", s.LibDir}, {"record_dir", s.RecordDir}} {
 		if err := checkAbsPath(d.val); err != nil {
 			bad(d.key, 0, err.Error())
 		}
@@ -131,6 +131,15 @@ func validateJail(j *Jail, bad complaint) {
 	for i, n := range j.SeccompDeny {
 		if n == "" || strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
 			bad("seccomp_deny", i+1, fmt.Sprintf("%q is not a syscall name", n))
+		}
+	}
+	checkEnum(bad, "record", j.Record, "none", "pty", "all")
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"idle_timeout", j.IdleTimeout}, {"max_session_time", j.MaxSessionTime}, {"timeout_warning", j.TimeoutWarning}} {
+		if d.v.Duration < 0 {
+			bad(d.key, 0, fmt.Sprintf("%s is negative", d.v))
 		}
 	}
 	validateNetwork(&j.Network, bad)

@@ -51,6 +51,8 @@ packages=(
 	# the SSH server's algorithm audit test (Debian 12: 2.5.0; under CI a
 	# missing test tool fails the test, so it is not optional)
 	ssh-audit
+	# the recording tests read casts with asciinema's own parser
+	asciinema
 	login
 	passwd
 	# shadow's libsubid: loginjail dlopens it for subid: in nsswitch.conf

@@ -27,6 +27,8 @@ type ServerOptions struct {
 	// OnClose serves MsgClose: it ends the session and returns when the
 	// jail is gone; the client's connection closes then.
 	OnClose func()
+	// Relay, if set, interposes on every run (jailrelay.go).
+	Relay Relay
 }
 
 // JailServer serves one session's jail to other processes: it is the one
@@ -262,6 +264,10 @@ func (srv *JailServer) answer(sv *served, res *Msg, f *os.File, err error) {
 // reports its exit; a vanished client hangs it up, as a closed terminal
 // would.
 func (srv *JailServer) run(sv *served, m *Msg, files []*os.File) {
+	if srv.o.Relay != nil {
+		srv.runRelayed(sv, m, files)
+		return
+	}
 	var stdio []*os.File
 	if !m.Pty {
 		if len(files) != 3 {

@@ -30,6 +30,8 @@ func init() {
 		"ps":           {"ps [--config FILE] [--json]", "list live sessions", cmdPS},
 		"enter":        {"enter [--config FILE] [--root] [--privileged] SESSION|USER [-- CMD...]", "join a live jail by setns", cmdEnter},
 		"kill":         {"kill [--config FILE] SESSION|USER", "end a session and reclaim everything it had", cmdKill},
+		"play":         {"play [--config FILE] [--speed X] [--idle-limit D] SESSION[/N]", "replay a session's recording in the terminal (all its terminals and commands, or channel N)", cmdPlay},
+		"watch":        {"watch [--config FILE] SESSION|USER", "follow a live session's terminal, read-only (the session must be recorded; audited)", cmdWatch},
 		"gc":           {"gc [--config FILE]", "reclaim what dead sessions left behind", cmdGC},
 		"check-config": {"check-config [--config FILE] [--user NAME [--from ADDR]] [--dump]", "validate the config and look for mistakes; with --user say which policy matches and why; --dump prints every effective setting", cmdCheckConfig},
 		"version":      {"version", "print the version and the source revision (also --version)", cmdVersion},
@@ -87,7 +89,7 @@ func dispatch(argv []string) int {
 func usage(w *os.File) {
 	fmt.Fprintln(w, "usage: loginjail COMMAND [ARGS]")
 	fmt.Fprintln(w)
-	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "gc", "check-config", "doctor", "pam-hook", "shell", "version"} {
+	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "play", "watch", "gc", "check-config", "doctor", "pam-hook", "shell", "version"} {
 		fmt.Fprintf(w, "  %-14s %s\n", n, verbs[n].summary)
 	}
 	fmt.Fprintln(w)

@@ -29,9 +29,11 @@ const (
 	evExec          = "session.exec" // a shell or command started in the jail
 	evExit          = "session.exit" // that process ended
 	evRefused       = "request.refused"
-	evSessionJoin   = "session.join"  // share = "user": a login joined the user's live jail (logged by both sides)
-	evSessionLeave  = "session.leave" // a joined login ended; the jail lives on while others use it
-	evForward       = "forward"       // a forwarding set up (or failed): type, target or listen address
+	evSessionJoin   = "session.join"    // share = "user": a login joined the user's live jail (logged by both sides)
+	evSessionLeave  = "session.leave"   // a joined login ended; the jail lives on while others use it
+	evForward       = "forward"         // a forwarding set up (or failed): type, target or listen address
+	evRecord        = "session.record"  // recording started, or could not be (err)
+	evTimeout       = "session.timeout" // idle_timeout or max_session_time ended the connection (reason)
 )
 
 // newConnID names one connection in every line it logs.

@@ -1,6 +1,8 @@
 package sshd
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"syscall"
@@ -23,6 +25,7 @@ type sessionChannel struct {
 	started bool
 	proc    proc
 	master  *os.File // pty master, while the process runs
+	rec     *chanRec // the channel's recording; nil when not recorded
 	agent   string   // SSH_AUTH_SOCK inside the jail, after auth-agent-req
 }
 
@@ -34,6 +37,17 @@ func (c *conn) sessionChannel(nc ssh.NewChannel) {
 	}
 	defer c.releaseSession()
 	jr, err := c.jail()
+	if errors.Is(err, errRecordRequired) {
+		// The client shows a channel's stderr, where a rejection reason
+		// is only in its debug log: accept, say why in one line, fail.
+		if ch, reqs, err := nc.Accept(); err == nil {
+			go ssh.DiscardRequests(reqs)
+			fmt.Fprintf(ch.Stderr(), "loginjail: %v; please contact the administrator\r\n", errRecordRequired)
+			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{1}))
+			ch.Close()
+		}
+		return
+	}
 	if err != nil {
 		nc.Reject(ssh.ConnectionFailed, "your session could not be set up; please contact the administrator")
 		return
@@ -128,6 +142,7 @@ func (s *sessionChannel) handle(req *ssh.Request) (ok bool, then func()) {
 		}
 		if s.master != nil {
 			setWinsize(s.master, m.Rows, m.Cols, m.Width, m.Height)
+			s.rec.resize(m.Cols, m.Rows)
 		}
 		return true, nil
 	case "shell":
@@ -254,6 +269,13 @@ func (s *sessionChannel) start(r spawnReq, label string) (bool, func()) {
 	}
 	s.proc = rl.proc
 	s.master = rl.master
+	s.rec = s.startRecording(r)
+	if r.Pty {
+		c.mu.Lock()
+		c.ptys[s] = struct{}{}
+		c.mu.Unlock()
+	}
 	c.lg().Info("process started", "event", evExec, "cmd", label, "pty", r.Pty)
-	return true, func() { s.finish(rl, label) }
+	rec := s.rec
+	return true, func() { s.finish(rl, label, rec) }
 }

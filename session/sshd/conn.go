@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/record"
 	"github.com/loginjail/loginjail/session"
 	"github.com/loginjail/loginjail/session/pamauth"
 )
@@ -84,6 +85,14 @@ type conn struct {
 	lastExit string
 	channels sync.WaitGroup
 
+	rec       *record.Recorder             // the login's recording; nil when not recorded (record.go)
+	ptys      map[*sessionChannel]struct{} // channels with a terminal, for timeout notices
+	endReason string                       // why the server ended the connection ("" = the client did)
+
+	// activity is the client's last input on any channel, touched by every
+	// relay of client bytes; idle_timeout reads it (timeout.go).
+	activity *session.Activity
+
 	fwd   fwdState     // forwarding: listeners, agent socket, open relays (forward.go)
 	share *shareServer // share = "user": this process serves its jail to the user's other logins
 	pol   loginPolicy  // the login's one policy resolution (policy.go)
@@ -95,7 +104,8 @@ func newConn(cfg *config.Config, nc net.Conn, status *statusPipe, thread *locked
 		thread = newLockedThread()
 	}
 	c := &conn{id: newConnID(), cfg: cfg, nc: nc, status: status, thread: thread,
-		keyOK: map[string]*login{}, start: time.Now()}
+		keyOK: map[string]*login{}, start: time.Now(), activity: session.NewActivity(),
+		ptys: map[*sessionChannel]struct{}{}}
 	c.remote = addrPortOf(nc.RemoteAddr())
 	c.local = addrPortOf(nc.LocalAddr())
 	c.logp.Store(connLogger(c.id, c.remote.String()))
@@ -151,6 +161,7 @@ func (c *conn) serve() {
 	}
 	go c.globalRequests(reqs)
 	stopAlive := c.keepalive()
+	stopTimeouts := c.enforceTimeouts()
 	for nc := range chans {
 		switch nc.ChannelType() {
 		case "session":
@@ -170,6 +181,7 @@ func (c *conn) serve() {
 		}()
 	}
 	stopAlive()
+	stopTimeouts()
 	c.closeForwarding()
 	c.endSession()
 	c.channels.Wait()
@@ -252,6 +264,22 @@ func (c *conn) jail() (jailRef, error) {
 		return nil, c.sessErr
 	}
 	c.logp.Store(c.lg().With("session", c.jr.sessionID()))
+	if err := c.openRecorder(c.jr.sessionID()); err != nil {
+		// record_required: the login goes no further; a jail of our own
+		// is torn down now, a shared one is left.
+		c.sessErr = err
+		if c.share != nil {
+			c.share.srv.Close()
+			os.Remove(c.share.path)
+		}
+		if c.sess != nil {
+			c.sess.Close()
+		} else if r, ok := c.jr.(*remoteJail); ok {
+			r.leave()
+		}
+		c.jr, c.sess, c.share = nil, nil, nil
+		return nil, err
+	}
 	if s := c.sess; s != nil {
 		ip := ""
 		if s.Jail.Net != nil {
@@ -298,6 +326,11 @@ func (c *conn) endSession() {
 	last := c.lastExit
 	srv := c.share
 	c.mu.Unlock()
+	if c.rec != nil {
+		if err := c.rec.End(c.endReason); err != nil {
+			c.lg().Warn("session.json", "event", evRecord, "err", err)
+		}
+	}
 	if r, ok := jr.(*remoteJail); ok {
 		r.leave()
 		c.lg().Info("left the shared jail", "event", evSessionLeave, "exit", last,

@@ -389,7 +389,7 @@ func (c *conn) relay(ch ssh.Channel, nconn net.Conn) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		io.Copy(nconn, ch)
+		io.Copy(nconn, c.clientInput(ch, nil))
 		if cw, ok := nconn.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}

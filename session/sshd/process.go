@@ -84,13 +84,14 @@ const drainTimeout = 2 * time.Second
 // finish relays until the process is over and its output sent, then
 // reports how it ended: all output, then exit-status or exit-signal, then
 // EOF and close.
-func (s *sessionChannel) finish(r *relay, label string) {
+func (s *sessionChannel) finish(r *relay, label string, rec *chanRec) {
 	started := time.Now()
+	in := s.c.clientInput(s.ch, rec)
 	if r.master != nil {
-		go io.Copy(r.master, s.ch)
+		go io.Copy(r.master, in)
 		out := make(chan struct{})
 		go func() {
-			io.Copy(s.ch, r.master) // ends with EIO once the last slave closes
+			io.Copy(s.ch, serverOutput(r.master, rec)) // ends with EIO once the last slave closes
 			close(out)
 		}()
 		select {
@@ -103,13 +104,13 @@ func (s *sessionChannel) finish(r *relay, label string) {
 		}
 	} else {
 		go func() {
-			io.Copy(r.stdin, s.ch)
+			io.Copy(r.stdin, in)
 			r.stdin.Close()
 		}()
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { io.Copy(s.ch, r.stdout); wg.Done() }()
-		go func() { io.Copy(s.ch.Stderr(), r.stderr); wg.Done() }()
+		go func() { io.Copy(s.ch, serverOutput(r.stdout, rec)); wg.Done() }()
+		go func() { io.Copy(s.ch.Stderr(), serverOutput(r.stderr, rec)); wg.Done() }()
 		wg.Wait()
 		r.stdout.Close()
 		r.stderr.Close()
@@ -121,6 +122,9 @@ func (s *sessionChannel) finish(r *relay, label string) {
 	s.mu.Lock()
 	s.master = nil
 	s.mu.Unlock()
+	s.c.mu.Lock()
+	delete(s.c.ptys, s)
+	s.c.mu.Unlock()
 	if r.master != nil {
 		r.master.Close()
 	}
@@ -139,6 +143,7 @@ func (s *sessionChannel) finish(r *relay, label string) {
 	s.c.mu.Lock()
 	s.c.lastExit = exit
 	s.c.mu.Unlock()
+	rec.end(exit)
 	s.c.lg().Info("process ended", "event", evExit, "cmd", label, "exit", exit,
 		"duration", time.Since(started).Round(time.Millisecond).String())
 	s.ch.CloseWrite()
