@@ -27,7 +27,7 @@ func init() {
 		"sshd":         {"sshd [--config FILE] [--listen ADDR]", "serve SSH: every login gets a jail (default listen :2222)", cmdSSHD},
 		"sshd-conn":    {"sshd-conn ...", "internal: one SSH connection (started by sshd)", cmdSSHDConn},
 		"run":          {"run [--config FILE] --user NAME [--net none|nat] [--hostname H] [-- CMD...]", "start a jail for a user from the command line (root)", cmdRun},
-		"ps":           {"ps [--config FILE] [--json]", "list live sessions", cmdPS},
+		"ps":           {"ps [--config FILE] [--json] [--watch]", "list live sessions with their CPU, memory, processes and idle time", cmdPS},
 		"enter":        {"enter [--config FILE] [--root] [--privileged] SESSION|USER [-- CMD...]", "join a live jail by setns", cmdEnter},
 		"kill":         {"kill [--config FILE] SESSION|USER", "end a session and reclaim everything it had", cmdKill},
 		"gc":           {"gc [--config FILE]", "reclaim what dead sessions left behind", cmdGC},

@@ -86,8 +86,9 @@ const drainTimeout = 2 * time.Second
 // EOF and close.
 func (s *sessionChannel) finish(r *relay, label string) {
 	started := time.Now()
+	in := clientInput(s.ch, s.c.activity())
 	if r.master != nil {
-		go io.Copy(r.master, s.ch)
+		go io.Copy(r.master, in)
 		out := make(chan struct{})
 		go func() {
 			io.Copy(s.ch, r.master) // ends with EIO once the last slave closes
@@ -103,7 +104,7 @@ func (s *sessionChannel) finish(r *relay, label string) {
 		}
 	} else {
 		go func() {
-			io.Copy(r.stdin, s.ch)
+			io.Copy(r.stdin, in)
 			r.stdin.Close()
 		}()
 		var wg sync.WaitGroup
