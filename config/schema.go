@@ -42,6 +42,10 @@ type Server struct {
 	// whose connections carry a PROXY protocol header (v1 or v2) naming
 	// the real client; empty = PROXY protocol off. See [Server.ProxyTrusted].
 	ProxyProtocolFrom []string `toml:"proxy_protocol_from"`
+
+	// MetricsListen is where the SSH listener serves Prometheus metrics
+	// (/metrics), host:port; "" = off.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // Jail describes the jail a login gets: the [jail] table, or the result of

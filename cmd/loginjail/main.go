@@ -37,6 +37,7 @@ func init() {
 		"pam-hook":     {"pam-hook [--config FILE]", "for pam_exec in sshd's session stack: build (open_session) or end (close_session) the login's jail", cmdPAMHook},
 		"shell":        {"shell [--config FILE] [-c CMD]", "sshd ForceCommand in PAM mode: run the login's shell or command in its jail", cmdShell},
 		"pam-holder":   {"pam-holder ...", "internal: keeps a PAM-mode login's jail (started by pam-hook)", cmdPAMHolder},
+		"exporter":     {"exporter [--config FILE] --listen ADDR", "serve the sessions' Prometheus metrics (for PAM-mode hosts; loginjail sshd has [server] metrics_listen)", cmdExporter},
 		"sftp-server":  {"sftp-server", "internal: the SFTP server run inside a jail", cmdSFTPServer},
 	}
 }
@@ -87,7 +88,7 @@ func dispatch(argv []string) int {
 func usage(w *os.File) {
 	fmt.Fprintln(w, "usage: loginjail COMMAND [ARGS]")
 	fmt.Fprintln(w)
-	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "gc", "check-config", "doctor", "pam-hook", "shell", "version"} {
+	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "gc", "check-config", "doctor", "pam-hook", "shell", "exporter", "version"} {
 		fmt.Fprintf(w, "  %-14s %s\n", n, verbs[n].summary)
 	}
 	fmt.Fprintln(w)

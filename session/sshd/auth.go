@@ -8,6 +8,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/loginjail/loginjail/session"
+	"github.com/loginjail/loginjail/session/pamauth"
 )
 
 // serverConfig is the connection's x/crypto configuration: pinned
@@ -60,8 +61,19 @@ func (c *conn) failed(user, method, fp string, cause error) error {
 		attrs = append(attrs, "key", fp)
 	}
 	c.lg().Warn("authentication failed", attrs...)
-	c.status.send(statusFail)
+	if isRefusal(cause) {
+		c.status.send(statusRefused, method)
+	} else {
+		c.status.send(statusFail, method)
+	}
 	return refusal
+}
+
+// isRefusal tells a login refused whatever its credentials (root, an
+// account PAM's account stack turns away) from failed credentials.
+func isRefusal(err error) bool {
+	return errors.Is(err, errRootRefused) || errors.Is(err, pamauth.ErrDenied) ||
+		errors.Is(err, pamauth.ErrAcctExpired) || errors.Is(err, pamauth.ErrAuthtokReqd)
 }
 
 // succeeded records l as the connection's login.

@@ -57,6 +57,7 @@ func (s *sessionChannel) spawnPipes(r spawnReq) (*relay, error) {
 		errR.Close()
 		return nil, err
 	}
+	s.c.firstProcess()
 	return &relay{proc: p, stdin: inW, stdout: outR, stderr: errR}, nil
 }
 
@@ -74,6 +75,7 @@ func (s *sessionChannel) spawnPty(r spawnReq) (*relay, error) {
 		return nil, errors.New("no terminal came back")
 	}
 	setWinsize(master, s.pty.Rows, s.pty.Cols, s.pty.Width, s.pty.Height)
+	s.c.firstProcess()
 	return &relay{proc: p, master: master}, nil
 }
 
