@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/auditlog"
 	"github.com/loginjail/loginjail/session"
 )
 
@@ -133,6 +135,14 @@ func humanIdle(s float64) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
+// errText is err's message, or "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
 func dash(s string) string {
 	if s == "" {
 		return "-"
@@ -159,6 +169,7 @@ func cmdKill(args []string) int {
 		return 1
 	}
 	ids, err := reg.Kill(a.pos[0])
+	auditlog.Admin("kill", "target", a.pos[0], "sessions", strings.Join(ids, ","), "err", errText(err))
 	for _, id := range ids {
 		fmt.Printf("killed session %s\n", id)
 	}
@@ -216,6 +227,11 @@ func cmdEnter(args []string) int {
 	if !requireRoot("enter") {
 		return 1
 	}
+	// Logged before the admin gets a shell in someone's jail; the
+	// session it resolved to and the outcome follow in the command's
+	// exit status.
+	auditlog.Admin("enter", "target", a.pos[0], "root", *root, "privileged", *privileged,
+		"command", strings.Join(a.cmd, " "))
 	code, err := reg.Enter(session.EnterOptions{
 		Target: a.pos[0], Root: *root, Privileged: *privileged, Argv: a.cmd,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
