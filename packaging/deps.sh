@@ -48,6 +48,9 @@ packages=(
 	# the SSH server's algorithm audit test (Debian 12: 2.5.0; under CI a
 	# missing test tool fails the test, so it is not optional)
 	ssh-audit
+	# the fail2ban test runs Debian's fail2ban-regex on real failed-login
+	# lines with packaging/fail2ban's filter (the service is not started)
+	fail2ban
 	login
 	passwd
 	curl
