@@ -25,15 +25,14 @@ const (
 // syslogConn is this process's connection to the local syslog socket,
 // dialled at the first line and again after a failure (syslogd restarted).
 var syslogConn struct {
-	mu   sync.Mutex
-	c    net.Conn
-	warn sync.Once
+	mu sync.Mutex
+	c  net.Conn
 }
 
 // sendSyslog writes msg to facility authpriv at severity sev in the
 // local syslog format: "<PRI>Mmm dd hh:mm:ss loginjail[PID]: msg". A host
 // without a syslog socket loses the copy (the journal or stderr has the
-// line), with one warning on stderr.
+// line).
 func sendSyslog(sev int, msg string) {
 	path := os.Getenv(SocketEnv)
 	if path == "" {
@@ -47,9 +46,8 @@ func sendSyslog(sev int, msg string) {
 		if syslogConn.c == nil {
 			c, err := net.Dial("unixgram", path)
 			if err != nil {
-				syslogConn.warn.Do(func() {
-					fmt.Fprintf(os.Stderr, "loginjail: syslog %s: %v (auth events stay in this log only)\n", path, err)
-				})
+				// No syslog daemon (a container): the JSON log keeps the
+				// event; an admin verb's terminal gets no complaint.
 				return
 			}
 			syslogConn.c = c

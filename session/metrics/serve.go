@@ -63,7 +63,7 @@ func Listen(addr string, reg *session.Registry, logins bool) (*Server, error) {
 			slog.Error("metrics server", "err", err)
 		}
 	}()
-	slog.Info("serving metrics", "addr", s.addr.String(), "path", Path)
+	slog.Info("serving metrics", "event", "metrics.listen", "addr", s.addr.String(), "path", Path)
 	return s, nil
 }
 
