@@ -2,6 +2,10 @@ module github.com/loginjail/loginjail
 
 go 1.26.8
 
+// go1.26.8's net/http and crypto/x509 have advisories (GO-2026-6617,
+// GO-2026-6809) that govulncheck reaches once /metrics links net/http.
+toolchain go1.26.11
+
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/containerd/cgroups/v3 v3.1.3

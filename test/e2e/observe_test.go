@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -403,5 +404,109 @@ func TestObserveUtmp(t *testing.T) {
 	}
 	if ll, _, code := testutil.Run(t, "lastlog", "-u", u.Name); code == 0 && !strings.Contains(ll, "127.0.0.61") {
 		t.Errorf("lastlog:\n%s", ll)
+	}
+}
+
+// TestObserveAdminActions: enter, enter --privileged and kill reach
+// syslog authpriv with the admin's uid and what they acted on, while the
+// admin's terminal gets only the command's own output.
+func TestObserveAdminActions(t *testing.T) {
+	sink := newSyslogSink(t)
+	e := newEnv(t, "")
+	u := testutil.NewUser(t, "obsadm")
+	bg := e.start(u, "sleep 600")
+	if out, serr, code := e.lj("enter", bg.sess.ID, "--", "true"); code != 0 || out != "" {
+		t.Fatalf("enter: exit %d: %q %q", code, out, serr)
+	}
+	if _, serr, code := e.lj("enter", "--privileged", u.Name, "--", "true"); code != 0 {
+		t.Fatalf("enter --privileged: exit %d: %s", code, serr)
+	}
+	if _, serr, code := e.lj("kill", bg.sess.ID); code != 0 {
+		t.Fatalf("kill: exit %d: %s", code, serr)
+	}
+	lines := strings.Join(sink.lines(), "\n")
+	for _, want := range []string{
+		`]: event=admin.enter admin_uid=0 admin=root .*target=` + bg.sess.ID + ` root=false privileged=false command=true`,
+		`]: event=admin.enter admin_uid=0 admin=root .*target=` + u.Name + ` root=false privileged=true command=true`,
+		`]: event=admin.kill admin_uid=0 admin=root .*target=` + bg.sess.ID + ` sessions=` + bg.sess.ID,
+	} {
+		if !regexp.MustCompile(`(?m)^<85>.*` + want).MatchString(lines) {
+			t.Errorf("no authpriv.notice line like %q in:\n%s", want, lines)
+		}
+	}
+}
+
+// TestObserveJournalPriorities: when stderr is the journal's stream
+// (JOURNAL_STREAM names it), every JSON line carries its priority as a
+// "<N>" prefix: a failed login at warning, a success at notice.
+func TestObserveJournalPriorities(t *testing.T) {
+	s := newSSHD(t, "", "")
+	s.stopListener()
+	st, err := os.Stat(s.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	t.Setenv("JOURNAL_STREAM", fmt.Sprintf("%d:%d", sys.Dev, sys.Ino))
+	logf, err := os.OpenFile(s.logPath, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(s.e.bin, "sshd", "--config", s.e.cfg, "--listen", "127.0.0.1:0")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	u := testutil.NewUser(t, "obsjrnl")
+	s.authorize(u, "")
+	setPassword(t, u, "Right-Pass-9")
+	var port string
+	prefixed := regexp.MustCompile(`^<(\d)>(\{.*\})$`)
+	events := func() map[string]string { // event -> priority
+		b, _ := os.ReadFile(s.logPath)
+		out := map[string]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			m := prefixed.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(m[2]), &ev); err != nil {
+				t.Fatalf("prefixed line is not JSON after the prefix: %q", line)
+			}
+			name := fmt.Sprint(ev["event"])
+			out[name] = m[1]
+			if name == "sshd.listen" {
+				a := fmt.Sprint(ev["addr"])
+				port = a[strings.LastIndex(a, ":")+1:]
+			}
+		}
+		return out
+	}
+	for deadline := time.Now().Add(30 * time.Second); events()["sshd.listen"] == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("no prefixed sshd.listen line")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.port = port
+	s.sshPassword(u.Name, "password", "wrong", "127.0.0.71", "true")
+	if _, serr, code := s.ssh(u, nil, "true"); code != 0 {
+		t.Fatalf("login: exit %d: %s", code, serr)
+	}
+	var got map[string]string
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		got = events()
+		if got["session.end"] != "" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for ev, want := range map[string]string{"auth.failure": "4", "auth.success": "5", "session.start": "5", "session.exec": "6"} {
+		if got[ev] != want {
+			t.Errorf("%s at priority %q, want %s (all: %v)", ev, got[ev], want, got)
+		}
 	}
 }
