@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -165,6 +166,15 @@ func TestObserveMetricsAndPS(t *testing.T) {
 		t.Errorf("ps --json usage: %+v", pu)
 	}
 	out, _, _ := s.e.lj("ps")
+	t.Logf("loginjail ps:\n%s", out)
+	var excerpt []string
+	for k, v := range m {
+		if strings.HasPrefix(k, "loginjail_") && !strings.Contains(k, "_bucket") {
+			excerpt = append(excerpt, fmt.Sprintf("%s %g", k, v))
+		}
+	}
+	sort.Strings(excerpt)
+	t.Logf("/metrics (no buckets):\n%s", strings.Join(excerpt, "\n"))
 	if hdr := strings.SplitN(out, "\n", 2)[0]; !regexp.MustCompile(`\bCPU\s+MEM\s+PIDS\s+IDLE\b`).MatchString(hdr) {
 		t.Errorf("ps header: %q", hdr)
 	}
