@@ -21,6 +21,10 @@ BIN := bin/loginjail
 
 # cgo is required (PAM, the nsenter constructor of `loginjail enter`).
 export CGO_ENABLED := 1
+# go.mod's toolchain line (a Go with the standard library's security fixes,
+# which govulncheck checks net/http against) is fetched through the module
+# proxy when the installed go is older; Debian's go.env says "local".
+export GOTOOLCHAIN := auto
 # Let tests and scripts that run `go` find the same toolchain.
 ifneq ($(findstring /,$(GO)),)
 export PATH := $(patsubst %/,%,$(dir $(GO))):$(PATH)

@@ -55,6 +55,7 @@ revoked_keys = "/etc/loginjail/revoked_keys"
 authorized_keys_command = "/usr/local/bin/keys %u %f"
 authorized_keys_command_user = "nobody"
 record_dir = "/var/log/lj"
+metrics_listen = "127.0.0.1:9322"
 
 [jail]
 user_mode = "root"
@@ -143,6 +144,7 @@ func TestLoadEveryKey(t *testing.T) {
 			AuthorizedKeysCommand:        "/usr/local/bin/keys %u %f",
 			AuthorizedKeysCommandUser:    "nobody",
 			RecordDir:                    "/var/log/lj",
+			MetricsListen:         "127.0.0.1:9322",
 		},
 		Jail: Jail{
 			UserMode:       "root",
@@ -301,6 +303,7 @@ func TestLoadBadValues(t *testing.T) {
 		{"duration type", "[server]\nlogin_grace_time = 120\n", `x.toml:2: server.login_grace_time: expected a duration string such as "30s" or "2m", got an integer`},
 		{"accept env", "[server]\naccept_env = [\"LC_[\"]\n", `x.toml:2: server.accept_env[1]: "LC_[" is not a valid glob pattern`},
 		{"keys file", "[server]\nauthorized_keys_file = \"%d/keys\"\n", `x.toml:2: server.authorized_keys_file: "%d/keys": only the tokens %h, %u and %% are allowed`},
+		{"metrics_listen", "[server]\nmetrics_listen = \"9322\"\n", `x.toml:2: server.metrics_listen: "9322" is not host:port`},
 		{"banner", "[server]\nbanner = \"issue\"\n", `x.toml:2: server.banner: "issue" is not an absolute path`},
 		{"user mode", "[jail]\nuser_mode = \"other\"\n", `x.toml:2: jail.user_mode: "other" is not one of "self", "root"`},
 		{"rootfs", "[jail]\nrootfs = \"images/x\"\n", `x.toml:2: jail.rootfs: must be "host" or an absolute directory: "images/x" is not an absolute path`},

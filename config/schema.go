@@ -60,6 +60,9 @@ type Server struct {
 	// RecordDir is where session recordings go: a directory per session,
 	// <record_dir>/<session id>/ (see [Jail.Record]). Absolute.
 	RecordDir string `toml:"record_dir"`
+	// MetricsListen is where the SSH listener serves Prometheus metrics
+	// (/metrics), host:port; "" = off.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // Jail describes the jail a login gets: the [jail] table, or the result of

@@ -56,6 +56,11 @@ func validateServer(s *Server, bad complaint) {
 			bad("banner", 0, err.Error())
 		}
 	}
+	if s.MetricsListen != "" {
+		if err := CheckListen(s.MetricsListen); err != nil {
+			bad("metrics_listen", 0, err.Error())
+		}
+	}
 	for i, a := range s.ProxyProtocolFrom {
 		if err := checkProxyFrom(a); err != nil {
 			bad("proxy_protocol_from", i+1, err.Error())

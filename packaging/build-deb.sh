@@ -88,6 +88,10 @@ for page in loginjail.8 loginjail.toml.5; do
 done
 
 install -D -m 0644 packaging/systemd/loginjail.service "$stage/lib/systemd/system/loginjail.service"
+install -D -m 0644 packaging/systemd/loginjail-exporter.service "$stage/lib/systemd/system/loginjail-exporter.service"
+# fail2ban: the filter, and a jail that stays off until enabled.
+install -D -m 0644 packaging/fail2ban/filter.d/loginjail.conf "$stage/etc/fail2ban/filter.d/loginjail.conf"
+install -D -m 0644 packaging/fail2ban/jail.d/loginjail.conf "$stage/etc/fail2ban/jail.d/loginjail.conf"
 install -D -m 0644 packaging/tmpfiles.d/loginjail.conf "$stage/usr/lib/tmpfiles.d/loginjail.conf"
 install -D -m 0644 packaging/pam.d/loginjail "$stage/etc/pam.d/loginjail"
 install -D -m 0644 packaging/loginjail.toml "$stage/etc/loginjail/loginjail.toml"
@@ -126,7 +130,8 @@ chmod 0644 "$doc/changelog.gz"
 for s in postinst prerm postrm; do
 	install -m 0755 "packaging/debian/$s" "$stage/DEBIAN/$s"
 done
-printf '%s\n' /etc/default/loginjail /etc/loginjail/loginjail.toml /etc/pam.d/loginjail >"$stage/DEBIAN/conffiles"
+printf '%s\n' /etc/default/loginjail /etc/loginjail/loginjail.toml /etc/pam.d/loginjail \
+	/etc/fail2ban/filter.d/loginjail.conf /etc/fail2ban/jail.d/loginjail.conf >"$stage/DEBIAN/conffiles"
 
 # libsubid is not linked but dlopened, and only on hosts whose
 # nsswitch.conf has a subid: source (sssd, FreeIPA): a Suggests below.

@@ -53,6 +53,9 @@ packages=(
 	ssh-audit
 	# the recording tests read casts with asciinema's own parser
 	asciinema
+	# the fail2ban test runs Debian's fail2ban-regex on real failed-login
+	# lines with packaging/fail2ban's filter (the service is not started)
+	fail2ban
 	login
 	passwd
 	# shadow's libsubid: loginjail dlopens it for subid: in nsswitch.conf

@@ -28,7 +28,7 @@ type holderRelay struct {
 // newHolderRelay opens the login's recording, if its policy records; an
 // error only with record_required.
 func newHolderRelay(o HolderOptions, s *Session, start time.Time) (*holderRelay, error) {
-	r := &holderRelay{s: s, Activity: NewActivity(), terms: map[io.Writer]struct{}{}}
+	r := &holderRelay{s: s, Activity: s.Activity, terms: map[io.Writer]struct{}{}}
 	j := s.Policy.Jail
 	if j.Record == "" || j.Record == "none" {
 		return r, nil

@@ -30,6 +30,10 @@ type Login struct {
 	// already (Resolve), so that what it decided by (forwarding, sharing)
 	// and the jail it gets come from one resolution; nil: Open resolves.
 	Policy *config.Resolved
+	// Activity is the front door's record of the client's input, which
+	// the registry then keeps for `ps` IDLE; nil: a new one (no relay
+	// touches it, so the session looks idle since login).
+	Activity *Activity
 }
 
 // Resolve is the login's policy: the first [[policy]] matching the user,
@@ -55,14 +59,18 @@ func Resolve(cfg *config.Config, l Login) (*config.Resolved, error) {
 
 // Session is a live jail for one login, registered for ps/enter/kill/gc.
 type Session struct {
-	ID       string
-	Who      *Identity
-	Policy   *config.Resolved
-	Spec     *jail.Spec
-	Jail     *jail.Jail
-	Shell    string
+	ID     string
+	Who    *Identity
+	Policy *config.Resolved
+	Spec   *jail.Spec
+	Jail   *jail.Jail
+	Shell  string
+	// Activity is the client's last input: the front door touches it on
+	// every read from the client; the registry keeps it for `ps`.
+	Activity *Activity
 	record   *Record
 	registry *Registry
+	stopIdle chan struct{}
 }
 
 // Open builds the login's jail by its policy (l.Policy, or resolved
@@ -110,6 +118,11 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 		s.Close()
 		return nil, err
 	}
+	s.Activity, s.stopIdle = l.Activity, make(chan struct{})
+	if s.Activity == nil {
+		s.Activity = NewActivity()
+	}
+	go s.registry.persistInput(id, s.Activity, s.stopIdle)
 	slog.Info("session start", "session", id, "user", l.User, "frontdoor", l.Frontdoor, "remote", l.RemoteStr,
 		"policy", res.Policy, "pid", s.Jail.Pid, "net", res.Jail.Network.Mode, "ip", s.record.IP)
 	return s, nil
@@ -137,6 +150,10 @@ func (s *Session) LoginShell(cmd, term string, pty bool) jail.ProcSpec {
 // SIGKILL) and reclaims everything it had: network, session dir, record.
 func (s *Session) Close() error {
 	var errs []error
+	if s.stopIdle != nil {
+		close(s.stopIdle)
+		s.stopIdle = nil
+	}
 	if err := s.Jail.Stop(stopGrace); err != nil {
 		errs = append(errs, err)
 	}

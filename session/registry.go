@@ -74,6 +74,28 @@ type PSEntry struct {
 	Started   string `json:"started"`
 	Frontdoor string `json:"frontdoor"`
 	Policy    string `json:"policy"`
+
+	// Live usage (see Usage), and seconds since the client's last input.
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	MemoryBytes int64   `json:"memory_bytes"`
+	Pids        int     `json:"pids"`
+	IdleSeconds float64 `json:"idle_seconds"`
+}
+
+// PSEntries is the public view of recs with their live usage and idle
+// time, as `ps` prints it.
+func (g *Registry) PSEntries(recs []*Record) []PSEntry {
+	use := ReadUsage(recs)
+	now := time.Now()
+	out := make([]PSEntry, 0, len(recs))
+	for _, r := range recs {
+		e := r.PS()
+		u := use[r.ID]
+		e.CPUSeconds, e.MemoryBytes, e.Pids = u.CPUSeconds, u.MemoryBytes, u.Pids
+		e.IdleSeconds = max(now.Sub(g.LastInput(r)).Seconds(), 0)
+		out = append(out, e)
+	}
+	return out
 }
 
 // PS returns the public view of r.
@@ -152,12 +174,13 @@ func (g *Registry) write(r *Record, exclusive bool) error {
 	return nil
 }
 
-// Remove deletes r's record; a missing record is not an error.
+// Remove deletes r's record (and its input time); a missing record is
+// not an error.
 func (g *Registry) Remove(id string) error {
 	if err := os.Remove(g.path(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("registry: %w", err)
 	}
-	return nil
+	return g.removeInput(id)
 }
 
 // Get reads one record.

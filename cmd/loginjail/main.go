@@ -27,7 +27,7 @@ func init() {
 		"sshd":         {"sshd [--config FILE] [--listen ADDR]", "serve SSH: every login gets a jail (default listen :2222)", cmdSSHD},
 		"sshd-conn":    {"sshd-conn ...", "internal: one SSH connection (started by sshd)", cmdSSHDConn},
 		"run":          {"run [--config FILE] --user NAME [--net none|nat] [--hostname H] [-- CMD...]", "start a jail for a user from the command line (root)", cmdRun},
-		"ps":           {"ps [--config FILE] [--json]", "list live sessions", cmdPS},
+		"ps":           {"ps [--config FILE] [--json] [--watch]", "list live sessions with their CPU, memory, processes and idle time", cmdPS},
 		"enter":        {"enter [--config FILE] [--root] [--privileged] SESSION|USER [-- CMD...]", "join a live jail by setns", cmdEnter},
 		"kill":         {"kill [--config FILE] SESSION|USER", "end a session and reclaim everything it had", cmdKill},
 		"play":         {"play [--config FILE] [--speed X] [--idle-limit D] SESSION[/N]", "replay a session's recording in the terminal (all its terminals and commands, or channel N)", cmdPlay},
@@ -39,6 +39,7 @@ func init() {
 		"pam-hook":     {"pam-hook [--config FILE]", "for pam_exec in sshd's session stack: build (open_session) or end (close_session) the login's jail", cmdPAMHook},
 		"shell":        {"shell [--config FILE] [-c CMD]", "sshd ForceCommand in PAM mode: run the login's shell or command in its jail", cmdShell},
 		"pam-holder":   {"pam-holder ...", "internal: keeps a PAM-mode login's jail (started by pam-hook)", cmdPAMHolder},
+		"exporter":     {"exporter [--config FILE] --listen ADDR", "serve the sessions' Prometheus metrics (for PAM-mode hosts; loginjail sshd has [server] metrics_listen)", cmdExporter},
 		"sftp-server":  {"sftp-server", "internal: the SFTP server run inside a jail", cmdSFTPServer},
 	}
 }
@@ -89,7 +90,7 @@ func dispatch(argv []string) int {
 func usage(w *os.File) {
 	fmt.Fprintln(w, "usage: loginjail COMMAND [ARGS]")
 	fmt.Fprintln(w)
-	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "play", "watch", "gc", "check-config", "doctor", "pam-hook", "shell", "version"} {
+	for _, n := range []string{"sshd", "run", "ps", "enter", "kill", "play", "watch", "gc", "check-config", "doctor", "pam-hook", "shell", "exporter", "version"} {
 		fmt.Fprintf(w, "  %-14s %s\n", n, verbs[n].summary)
 	}
 	fmt.Fprintln(w)

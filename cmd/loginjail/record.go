@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/auditlog"
 	"github.com/loginjail/loginjail/internal/record"
 	"github.com/loginjail/loginjail/session"
 )
@@ -72,9 +72,9 @@ func cmdWatch(args []string) int {
 	if err != nil {
 		return fail("watch", err)
 	}
-	// The audit trail: who watched whom, as enter --privileged logs.
-	slog.Warn("session watched", "event", "session.watch", "session", w.Record.ID, "user", w.Record.User,
-		"channel", w.N, "by_uid", os.Getuid(), "sudo_user", os.Getenv("SUDO_USER"))
+	// The audit trail: who watched whom, to syslog authpriv as enter and
+	// kill are.
+	auditlog.Admin("watch", "target", w.Record.ID, "user", w.Record.User, "channel", w.N)
 	fmt.Fprintf(os.Stderr, "loginjail watch: session %s of %s, channel %d, read-only; Ctrl-C ends the watch\r\n",
 		w.Record.ID, w.Record.User, w.N)
 	if err := record.Follow(w.Cast, os.Stdout, 100*time.Millisecond, w.Over); err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/auditlog"
 	"github.com/loginjail/loginjail/session/sshd"
 )
 
@@ -15,7 +16,10 @@ func auditLogging() {
 	if os.Getenv("LOGINJAIL_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	// JSON on stderr (with journal priorities when stderr is the
+	// journal); auth events also to syslog authpriv, for auth.log and
+	// fail2ban.
+	slog.SetDefault(slog.New(auditlog.NewHandler(os.Stderr, level, auditlog.StderrIsJournal(), true)))
 }
 
 func cmdSSHD(args []string) int {

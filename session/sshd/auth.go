@@ -9,6 +9,7 @@ import (
 
 	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/session"
+	"github.com/loginjail/loginjail/session/pamauth"
 )
 
 // serverConfig is the connection's x/crypto configuration: pinned
@@ -82,8 +83,20 @@ func (c *conn) failed(user, method, fp string, cause error) error {
 		attrs = append(attrs, "key", fp)
 	}
 	c.lg().Warn("authentication failed", attrs...)
-	c.status.send(statusFail)
+	if isRefusal(cause) {
+		c.status.send(statusRefused, method)
+	} else {
+		c.status.send(statusFail, method)
+	}
 	return refusal
+}
+
+// isRefusal tells a login refused whatever its credentials (allow/deny
+// rules, permit_root_login, an account PAM's account stack turns away)
+// from failed credentials.
+func isRefusal(err error) bool {
+	return errors.Is(err, errAccess) || errors.Is(err, pamauth.ErrDenied) ||
+		errors.Is(err, pamauth.ErrAcctExpired) || errors.Is(err, pamauth.ErrAuthtokReqd)
 }
 
 // succeeded records l as the connection's login.

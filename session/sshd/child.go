@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 
 	"github.com/loginjail/loginjail/config"
 )
@@ -52,6 +53,9 @@ func ServeConnection(configName, remote string) error {
 		return fmt.Errorf("connection from the listener: %w", err)
 	}
 	nc = newProxyGuard(nc, client)
+	// Nothing this process starts (PAM modules' helpers, the jail init)
+	// may hold the listener's pipe open.
+	syscall.CloseOnExec(statusFD)
 	status := &statusPipe{f: os.NewFile(statusFD, "status")}
 	// The PAM thread is this, the main thread (see lockedThread).
 	thread := &lockedThread{work: make(chan func())}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,6 +97,20 @@ type conn struct {
 	fwd   fwdState     // forwarding: listeners, agent socket, open relays (forward.go)
 	share *shareServer // share = "user": this process serves its jail to the user's other logins
 	pol   loginPolicy  // the login's one policy resolution (policy.go)
+
+	jailTime string    // seconds the jail took to build, "-" if joined; guarded by mu
+	started  sync.Once // the first process running ends the status pipe
+}
+
+// firstProcess tells the listener, once, that the login's first process
+// runs in its jail: the end of the login it times.
+func (c *conn) firstProcess() {
+	c.started.Do(func() {
+		c.mu.Lock()
+		jt := c.jailTime
+		c.mu.Unlock()
+		c.status.send(statusStarted, jt)
+	})
 }
 
 // newConn prepares to serve nc with cfg.
@@ -147,10 +162,11 @@ func (c *conn) serve() {
 		return
 	}
 	c.sc, c.login = sc, c.pending
-	c.status.send(statusAuth)
+	c.status.send(statusAuth, c.login.method)
 	c.logp.Store(c.lg().With("user", c.login.who.Name))
 	if err := c.openPAMSession(); err != nil {
 		c.lg().Error("PAM session refused the login", "event", evSessionFail, "err", err)
+		c.status.send(statusRefused, c.login.method)
 		sc.Close()
 		go ssh.DiscardRequests(reqs)
 		for nc := range chans {
@@ -258,7 +274,12 @@ func (c *conn) jail() (jailRef, error) {
 	if c.jr != nil || c.sessErr != nil {
 		return c.jr, c.sessErr
 	}
+	built := time.Now()
 	c.jr, c.sess, c.sessErr = c.openJail()
+	c.jailTime = "-" // joined a live jail
+	if c.sess != nil {
+		c.jailTime = strconv.FormatFloat(time.Since(built).Seconds(), 'f', 6, 64)
+	}
 	if c.sessErr != nil {
 		c.lg().Error("jail could not be built", "event", evSessionFail, "err", c.sessErr)
 		return nil, c.sessErr
@@ -400,22 +421,29 @@ type statusPipe struct {
 	f  *os.File
 }
 
-// Status lines, one per event.
+// Status lines, one per event: a word, then space-separated arguments
+// (a listener of an older build matches the word alone).
 const (
-	statusAuth  = "auth"  // authenticated: no longer counts towards max_startups
-	statusFail  = "fail"  // an authentication attempt failed
-	statusGrace = "grace" // login_grace_time passed
+	statusAuth    = "auth"    // METHOD: authenticated; no longer counts towards max_startups
+	statusFail    = "fail"    // METHOD: an authentication attempt failed
+	statusRefused = "refused" // METHOD: a login was refused (root, PAM account, access rules)
+	statusGrace   = "grace"   // login_grace_time passed
+	statusStarted = "started" // JAIL_SECONDS|-: the login's first process runs; the last line
 )
 
-func (p *statusPipe) send(line string) {
-	if p == nil || p.f == nil {
+func (p *statusPipe) send(word string, args ...string) {
+	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.f == nil {
+		return
+	}
+	line := strings.Join(append([]string{word}, args...), " ")
 	// The listener may be gone (restarted): the connection goes on.
 	p.f.Write([]byte(line + "\n"))
-	if line == statusAuth {
+	if word == statusStarted {
 		p.f.Close()
 		p.f = nil
 	}

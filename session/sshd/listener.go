@@ -10,12 +10,23 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/session"
+	"github.com/loginjail/loginjail/session/metrics"
+)
+
+// Reasons of loginjail_connections_dropped_total.
+const (
+	dropPenalty     = "penalty"          // the source is penalised after failures
+	dropMaxStartups = "max_startups"     // too many unauthenticated connections
+	dropProxyHeader = "proxy_header"     // a balancer's connection without a valid PROXY header
+	dropGrace       = "login_grace_time" // not authenticated in time
 )
 
 // Options is a `loginjail sshd`.
@@ -38,6 +49,7 @@ type listener struct {
 	gate    startups
 	unauth  int
 	pen     *penalties
+	metrics *metrics.Logins // nil without [server] metrics_listen
 }
 
 // child is one per-connection process as the listener tracks it.
@@ -48,6 +60,7 @@ type child struct {
 	settled  bool           // no longer counted in unauth; guarded by listener.mu
 	failures int            // watch goroutine only
 	grace    bool           // watch goroutine only
+	accepted time.Time      // when the listener accepted the connection
 }
 
 // Serve is `loginjail sshd`: it listens until SIGTERM or SIGINT. Live
@@ -74,6 +87,17 @@ func Serve(opts Options) error {
 		return err
 	}
 	slog.Info("listening", "event", evListen, "addr", ln.Addr().String(), "config", l.source())
+	if a := l.cfg.Server.MetricsListen; a != "" {
+		// Served from this process: the per-connection processes report
+		// on their status pipes and never link a metric.
+		m, err := metrics.Listen(a, session.NewRegistry(l.cfg.Server.StateDir), true)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer m.Close()
+		l.metrics = m.Logins
+	}
 	// systemd's Type=notify: ready once the socket accepts.
 	if err := session.NotifyReady(); err != nil {
 		slog.Warn("notify systemd", "err", err)
@@ -201,6 +225,7 @@ func (l *listener) admitProxied(nc net.Conn, peer netip.AddrPort, cfg *config.Co
 		nc.Close()
 	case err != nil:
 		slog.Warn("connection dropped", "event", evConnDrop, "remote", peer.String(), "reason", err.Error())
+		l.metrics.Dropped(dropProxyHeader)
 		nc.Close()
 	case !ok && peekClosed(nc, deadline):
 		// LOCAL: the balancer's own connection; a health check closes
@@ -219,17 +244,18 @@ func (l *listener) admitProxied(nc net.Conn, peer netip.AddrPort, cfg *config.Co
 // PROXY header named) and hands it to a per-connection process.
 func (l *listener) admitFrom(nc net.Conn, remote netip.AddrPort) {
 	l.mu.Lock()
-	reason := ""
+	reason, label := "", ""
 	switch {
 	case l.pen.refused(remote.Addr()):
-		reason = "source penalised after repeated failures"
+		reason, label = "source penalised after repeated failures", dropPenalty
 	case l.gate.drop(l.unauth):
-		reason = "max_startups"
+		reason, label = "max_startups", dropMaxStartups
 	}
 	if reason != "" {
 		unauth := l.unauth
 		l.mu.Unlock()
 		slog.Warn("connection dropped", "event", evConnDrop, "remote", remote.String(), "reason", reason, "unauthenticated", unauth)
+		l.metrics.Dropped(label)
 		nc.Close()
 		return
 	}
@@ -237,7 +263,7 @@ func (l *listener) admitFrom(nc net.Conn, remote netip.AddrPort) {
 	cfg, name, data := l.cfg, l.cfgName, l.cfgData
 	l.mu.Unlock()
 
-	ch := &child{remote: remote.Addr(), addr: remote}
+	ch := &child{remote: remote.Addr(), addr: remote, accepted: time.Now()}
 	if err := l.spawn(nc, ch, cfg, name, data); err != nil {
 		slog.Error("per-connection process", "event", evConnCrash, "remote", remote.String(), "err", err)
 		l.settle(ch, false)
@@ -316,13 +342,25 @@ func (l *listener) watch(cmd *exec.Cmd, status *os.File, ch *child, cfg *config.
 	}
 	sc := bufio.NewScanner(status)
 	for sc.Scan() {
-		switch sc.Text() {
+		word, arg, _ := strings.Cut(sc.Text(), " ")
+		switch word {
 		case statusAuth:
 			l.settle(ch, true)
+			l.metrics.Login(metrics.ResultSuccess, arg)
 		case statusFail:
 			ch.failures++
+			l.metrics.Login(metrics.ResultFailure, arg)
+		case statusRefused:
+			l.metrics.Login(metrics.ResultRefused, arg)
 		case statusGrace:
 			ch.grace = true
+			l.metrics.Dropped(dropGrace)
+		case statusStarted:
+			jail := time.Duration(-1)
+			if s, err := strconv.ParseFloat(arg, 64); err == nil {
+				jail = time.Duration(s * float64(time.Second))
+			}
+			l.metrics.Started(time.Since(ch.accepted), jail)
 		}
 	}
 	status.Close()

@@ -28,7 +28,7 @@ type loginPolicy struct {
 
 // sessionLogin is the login as the session package sees it.
 func (c *conn) sessionLogin() session.Login {
-	return session.Login{User: c.login.who.Name, Remote: c.remote.Addr(), RemoteStr: c.remote.String(), Frontdoor: session.FrontdoorSSHD}
+	return session.Login{User: c.login.who.Name, Remote: c.remote.Addr(), RemoteStr: c.remote.String(), Frontdoor: session.FrontdoorSSHD, Activity: c.activity}
 }
 
 // resolved is the login's policy, resolved at the first call.

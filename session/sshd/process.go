@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/loginjail/loginjail/jail"
+	"github.com/loginjail/loginjail/session/utmp"
 )
 
 // relay is a jailed process and the host ends of its stdio: a pty master,
@@ -22,6 +23,7 @@ type relay struct {
 	stdin  *os.File // write end; closed at the client's EOF
 	stdout *os.File // read ends
 	stderr *os.File
+	login  *utmp.Entry // a terminal's utmp entry, logged out at the end
 }
 
 // spawnPipes runs ps with three pipes. The server keeps the write end of
@@ -57,6 +59,7 @@ func (s *sessionChannel) spawnPipes(r spawnReq) (*relay, error) {
 		errR.Close()
 		return nil, err
 	}
+	s.c.firstProcess()
 	return &relay{proc: p, stdin: inW, stdout: outR, stderr: errR}, nil
 }
 
@@ -74,7 +77,8 @@ func (s *sessionChannel) spawnPty(r spawnReq) (*relay, error) {
 		return nil, errors.New("no terminal came back")
 	}
 	setWinsize(master, s.pty.Rows, s.pty.Cols, s.pty.Width, s.pty.Height)
-	return &relay{proc: p, master: master}, nil
+	s.c.firstProcess()
+	return &relay{proc: p, master: master, login: s.recordLogin(master)}, nil
 }
 
 // drainTimeout bounds the wait for a terminal's last output after its
@@ -116,6 +120,7 @@ func (s *sessionChannel) finish(r *relay, label string, rec *chanRec) {
 		r.stderr.Close()
 	}
 	st, err := r.proc.Wait()
+	s.recordLogout(r.login)
 	if err != nil && !errors.Is(err, jail.ErrJailGone) {
 		s.c.lg().Warn("wait", "err", err)
 	}
