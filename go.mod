@@ -2,9 +2,12 @@ module github.com/loginjail/loginjail
 
 go 1.26.8
 
-// go1.26.8's net/http and crypto/x509 have advisories (GO-2026-6617,
-// GO-2026-6809) that govulncheck reaches once /metrics links net/http.
-toolchain go1.26.11
+// go1.26.8's net/http, crypto/tls and crypto/x509 have advisories
+// (GO-2026-6617, GO-2026-6607, GO-2026-6809) that govulncheck reaches once
+// /metrics links net/http; go1.27.3 has the fixes and is the newer Go the
+// module proxy serves here. The Makefile sets GOTOOLCHAIN=auto so that
+// make fetches it; a plain `go` keeps the installed one (go.env: local).
+toolchain go1.27.3
 
 require (
 	github.com/BurntSushi/toml v1.6.0
