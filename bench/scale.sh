@@ -310,7 +310,7 @@ idle() {
 	wait_drained "$name"
 	sleep "$SETTLE"
 	record "$name" "listener PSS KiB after $served sessions closed" "$(pss_kb "$lpid")" \
-		"RSS $(awk '/^VmRSS:/ {print $2}' /proc/"$lpid"/status) KiB"
+		"RSS $(awk '/^VmRSS:/ {print $2}' /proc/"$lpid"/status) KiB, $(awk '/^Threads:/ {print $2}' /proc/"$lpid"/status) threads"
 }
 
 # wait_drained NAME: until NAME's cgroup holds its listener alone

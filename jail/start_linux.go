@@ -232,7 +232,7 @@ func newInitCommand(spec *Spec) (cmd *exec.Cmd, ctl, initEnd, logs *os.File, err
 	cmd = &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{"loginjail", "init"},
-		Env:        []string{initFDEnv + "=3", fmt.Sprintf("%s=%x", bsetEnv, bset)},
+		Env:        append([]string{initFDEnv + "=3", fmt.Sprintf("%s=%x", bsetEnv, bset)}, initRuntimeEnv...),
 		Dir:        "/",
 		ExtraFiles: []*os.File{initEnd},
 		Stderr:     logw,
