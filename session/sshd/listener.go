@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/procwait"
 	"github.com/loginjail/loginjail/session"
 )
 
@@ -328,7 +329,7 @@ func (l *listener) watch(cmd *exec.Cmd, status *os.File, ch *child, cfg *config.
 	status.Close()
 	authed := l.settle(ch, false)
 	pid := cmd.Process.Pid
-	ws, werr := reapChild(pid)
+	ws, werr := procwait.Reap(pid)
 	if werr != nil {
 		// Not reaped here: the runtime's own wait is the fallback.
 		slog.Warn("per-connection process", "event", evConnCrash, "pid", pid, "err", werr)
@@ -339,9 +340,9 @@ func (l *listener) watch(cmd *exec.Cmd, status *os.File, ch *child, cfg *config.
 	crashed := ws.Signaled() || ws.ExitStatus() == 2 // killed, or a Go panic
 	var err error
 	if ws.Signaled() || ws.ExitStatus() != 0 {
-		err = errors.New(describeWait(ws))
+		err = errors.New(procwait.Describe(ws))
 		slog.Warn("per-connection process ended abnormally", "event", evConnCrash, "remote", ch.remote.String(),
-			"pid", pid, "status", describeWait(ws))
+			"pid", pid, "status", procwait.Describe(ws))
 	}
 	if !authed {
 		var d time.Duration

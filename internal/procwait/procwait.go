@@ -1,4 +1,7 @@
-package sshd
+// Package procwait waits for child processes without holding an OS
+// thread for each: the listener's per-connection processes and each
+// session's jail init are waited for as long as they live.
+package procwait
 
 import (
 	"errors"
@@ -9,16 +12,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reapChild waits for the exit of the listener's child pid and reaps it,
-// without holding an OS thread while it waits: exec.Cmd.Wait blocks one
-// in waitid, and when hundreds of sessions end together (a reboot of the
-// clients, a bench) the runtime starts a thread for each, which it never
-// gives back. The listener grew by ~32 KiB per session it had ever held
-// at once (issue 17). Here the wait is a pidfd in the netpoller, and the
-// reaping a WNOHANG wait4 once it says the child has exited.
+// Reap waits for the exit of the child pid and reaps it, without
+// holding an OS thread while it waits: exec.Cmd.Wait blocks one in
+// waitid for as long as the child lives, and when hundreds of sessions
+// end together (clients dropped, a bench) the runtime starts a thread
+// for each, which it never gives back: the listener grew by ~32 KiB per
+// session it had ever held at once, and every per-connection process
+// kept a thread for its jail init (issue 17). Here the wait is a pidfd
+// in the netpoller, and the reaping a WNOHANG wait4 once it is readable.
 //
 // The process must not be waited for by anyone else (no cmd.Wait).
-func reapChild(pid int) (syscall.WaitStatus, error) {
+func Reap(pid int) (syscall.WaitStatus, error) {
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
 		return 0, fmt.Errorf("pidfd_open %d: %w", pid, err)
@@ -51,8 +55,8 @@ func reapChild(pid int) (syscall.WaitStatus, error) {
 	return ws, nil
 }
 
-// describeWait says how a child ended, as os.ProcessState.String does.
-func describeWait(ws syscall.WaitStatus) string {
+// Describe says how a child ended, as os.ProcessState.String does.
+func Describe(ws syscall.WaitStatus) string {
 	switch {
 	case ws.Signaled():
 		s := "signal: " + ws.Signal().String()

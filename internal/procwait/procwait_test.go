@@ -1,4 +1,4 @@
-package sshd
+package procwait
 
 import (
 	"os"
@@ -30,10 +30,10 @@ func threads(t *testing.T) int {
 	return 0
 }
 
-// TestReapChildHoldsNoThread is the listener's growth of issue 17: many
+// TestReapHoldsNoThread is the listener's growth of issue 17: many
 // per-connection processes ending together must not leave a thread
 // each behind in the listener (as a blocking cmd.Wait does).
-func TestReapChildHoldsNoThread(t *testing.T) {
+func TestReapHoldsNoThread(t *testing.T) {
 	const n = 64
 	cmds := make([]*exec.Cmd, n)
 	for i := range cmds {
@@ -49,7 +49,7 @@ func TestReapChildHoldsNoThread(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ws, err := reapChild(c.Process.Pid)
+			ws, err := Reap(c.Process.Pid)
 			if err == nil && ws.ExitStatus() != 0 {
 				err = os.ErrInvalid
 			}
@@ -60,7 +60,7 @@ func TestReapChildHoldsNoThread(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		if err != nil {
-			t.Fatalf("reapChild: %v", err)
+			t.Fatalf("Reap: %v", err)
 		}
 	}
 	if grew := threads(t) - before; grew > n/4 {
@@ -68,8 +68,8 @@ func TestReapChildHoldsNoThread(t *testing.T) {
 	}
 }
 
-// TestReapChildStatus: the status the listener judges a crash by.
-func TestReapChildStatus(t *testing.T) {
+// TestReapStatus: the status the listener judges a crash by.
+func TestReapStatus(t *testing.T) {
 	exit3 := exec.Command("sh", "-c", "exit 3")
 	killed := exec.Command("sleep", "30")
 	for _, c := range []*exec.Cmd{exit3, killed} {
@@ -77,16 +77,16 @@ func TestReapChildStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ws, err := reapChild(exit3.Process.Pid)
-	if err != nil || ws.ExitStatus() != 3 || describeWait(ws) != "exit status 3" {
-		t.Fatalf("exit 3: got %v (%q), %v", ws.ExitStatus(), describeWait(ws), err)
+	ws, err := Reap(exit3.Process.Pid)
+	if err != nil || ws.ExitStatus() != 3 || Describe(ws) != "exit status 3" {
+		t.Fatalf("exit 3: got %v (%q), %v", ws.ExitStatus(), Describe(ws), err)
 	}
 	killed.Process.Signal(syscall.SIGKILL)
-	ws, err = reapChild(killed.Process.Pid)
-	if err != nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL || describeWait(ws) != "signal: killed" {
-		t.Fatalf("killed: got %v, %v", describeWait(ws), err)
+	ws, err = Reap(killed.Process.Pid)
+	if err != nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL || Describe(ws) != "signal: killed" {
+		t.Fatalf("killed: got %v, %v", Describe(ws), err)
 	}
-	if _, err := reapChild(killed.Process.Pid); err == nil {
+	if _, err := Reap(killed.Process.Pid); err == nil {
 		t.Fatal("a reaped child was waited for twice without an error")
 	}
 }
