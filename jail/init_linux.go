@@ -70,7 +70,6 @@ func runInit() int {
 		return 1
 	}
 	s := &initServer{spec: spec, children: map[int]*conn{}, spawned: make(chan struct{}, 1)}
-	releaseInitMemory()
 	return s.serve(c)
 }
 

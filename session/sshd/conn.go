@@ -248,7 +248,6 @@ func (c *conn) jail() (jailRef, error) {
 		return nil, c.sessErr
 	}
 	c.logp.Store(c.lg().With("session", c.jr.sessionID()))
-	releaseLoginMemory()
 	if s := c.sess; s != nil {
 		ip := ""
 		if s.Jail.Net != nil {
