@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/loginjail/loginjail/internal/procwait"
 	"github.com/loginjail/loginjail/netpolicy"
 )
 
@@ -93,7 +94,12 @@ func Start(ctx context.Context, spec *Spec) (j *Jail, retErr error) {
 
 	done := make(chan struct{})
 	go func() {
-		cmd.Wait()
+		// Init lives as long as the session: its wait must not hold a
+		// thread of the caller for all that time.
+		if _, err := procwait.Reap(cmd.Process.Pid); err != nil {
+			slog.Warn("wait for jail init", "session", spec.ID, "err", err)
+			cmd.Wait()
+		}
 		close(done)
 	}()
 	defer func() {
@@ -232,7 +238,7 @@ func newInitCommand(spec *Spec) (cmd *exec.Cmd, ctl, initEnd, logs *os.File, err
 	cmd = &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{"loginjail", "init"},
-		Env:        []string{initFDEnv + "=3", fmt.Sprintf("%s=%x", bsetEnv, bset)},
+		Env:        append([]string{initFDEnv + "=3", fmt.Sprintf("%s=%x", bsetEnv, bset)}, initRuntimeEnv...),
 		Dir:        "/",
 		ExtraFiles: []*os.File{initEnd},
 		Stderr:     logw,

@@ -27,6 +27,7 @@ const (
 // address as the listener saw it: the socket's peer, or the client a
 // balancer's PROXY header named (the listener read it).
 func ServeConnection(configName, remote string) error {
+	tuneConnRuntime()
 	var client netip.AddrPort
 	if remote != "" {
 		var err error

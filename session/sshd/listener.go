@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/procwait"
 	"github.com/loginjail/loginjail/session"
 	"github.com/loginjail/loginjail/session/metrics"
 )
@@ -365,13 +366,21 @@ func (l *listener) watch(cmd *exec.Cmd, status *os.File, ch *child, cfg *config.
 	}
 	status.Close()
 	authed := l.settle(ch, false)
-	err := cmd.Wait()
 	pid := cmd.Process.Pid
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	ws, werr := procwait.Reap(pid)
+	if werr != nil {
+		// Not reaped here: the runtime's own wait is the fallback.
+		slog.Warn("per-connection process", "event", evConnCrash, "pid", pid, "err", werr)
+		cmd.Wait()
+		ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
+	}
+	cmd.Process.Release()
 	crashed := ws.Signaled() || ws.ExitStatus() == 2 // killed, or a Go panic
-	if err != nil {
+	var err error
+	if ws.Signaled() || ws.ExitStatus() != 0 {
+		err = errors.New(procwait.Describe(ws))
 		slog.Warn("per-connection process ended abnormally", "event", evConnCrash, "remote", ch.remote.String(),
-			"pid", pid, "status", cmd.ProcessState.String())
+			"pid", pid, "status", procwait.Describe(ws))
 	}
 	if !authed {
 		var d time.Duration
