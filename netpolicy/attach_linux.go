@@ -292,6 +292,10 @@ var releaseMu sync.Mutex
 func (a *Attachment) Release() error {
 	releaseMu.Lock()
 	defer releaseMu.Unlock()
+	// Before the elements go: a restore must not add them back.
+	if err := markLeaving(a.spec.StateDir, a.spec.SessionID); err != nil {
+		return err
+	}
 	// Deleting a link and deleting set elements each wait for an RCU grace
 	// period in the kernel (~10-15 ms here): run them side by side.
 	linkErr := make(chan error, 1)
@@ -321,6 +325,11 @@ func (a *Attachment) Release() error {
 			}
 		}
 	}
+	if len(errs) == 0 {
+		if err := unmarkLeaving(a.spec.StateDir, a.spec.SessionID); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -330,6 +339,9 @@ func (a *Attachment) Release() error {
 func Reclaim(spec Spec) error {
 	if !sessionIDRE().MatchString(spec.SessionID) {
 		return fmt.Errorf("reclaim: session id %q: want [a-z0-9]{1,32}", spec.SessionID)
+	}
+	if err := markLeaving(spec.StateDir, spec.SessionID); err != nil {
+		return err
 	}
 	var errs []error
 	if err := delLink(hostVethName(spec.SessionID)); err != nil {
@@ -346,6 +358,11 @@ func Reclaim(spec Spec) error {
 			if err := releaseLease(spec.StateDir, spec.SessionID); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	if len(errs) == 0 {
+		if err := unmarkLeaving(spec.StateDir, spec.SessionID); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

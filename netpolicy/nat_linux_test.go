@@ -346,6 +346,9 @@ func TestNATInner(t *testing.T) {
 			t.Errorf("blocked connect took %v", d)
 		}
 	})
+	t.Run("FlushRestore", func(t *testing.T) {
+		testFlushRestore(t, stateDir, []Live{{spec("one"), a1.IP}, {spec("two"), a2.IP}}, j1, a1.Gateway)
+	})
 	t.Run("AllowDeny", func(t *testing.T) {
 		s3 := spec("three")
 		s3.Allow = []Rule{

@@ -75,6 +75,26 @@ func policyTag(stateDir, digest string) (tag string, claimed bool, err error) {
 	return "", false, fmt.Errorf("no free policy tag near %s", digest[:8])
 }
 
+// recordedTag returns the tag recorded for the policy with digest, if
+// any, without claiming one. The caller holds nft.lock.
+func recordedTag(stateDir, digest string) (string, bool) {
+	h, err := strconv.ParseUint(digest[:8], 16, 32)
+	if err != nil {
+		return "", false
+	}
+	for i := range uint32(1 << 12) {
+		tag := fmt.Sprintf("%08x", uint32(h)+i)
+		b, err := os.ReadFile(policyPath(stateDir, tag))
+		if err != nil {
+			return "", false
+		}
+		if strings.TrimSpace(string(b)) == digest {
+			return tag, true
+		}
+	}
+	return "", false
+}
+
 // attachFirewall adds e's jail to the firewall, in one nftables
 // transaction: its address in @jails and, as jumps to its policy's chains,
 // in the verdict maps; the policy's chains and sets too if they are
@@ -85,6 +105,12 @@ func attachFirewall(stateDir, bridge string, e *sessionElems) error {
 		return err
 	}
 	defer unlock()
+	return attachFirewallLocked(stateDir, bridge, e)
+}
+
+// attachFirewallLocked is attachFirewall for a caller holding nft.lock
+// (Restore).
+func attachFirewallLocked(stateDir, bridge string, e *sessionElems) error {
 	tag, claimed, err := policyTag(stateDir, e.pol.digest)
 	if err != nil {
 		return err
@@ -141,6 +167,10 @@ func detachFirewall(stateDir string, e *sessionElems) error {
 	defer unlock()
 	if err := delJail(e.ip); err != nil {
 		return err
+	}
+	if t, ok := recordedTag(stateDir, e.pol.digest); ok {
+		// A restore after a flush may have named the policy anew.
+		e.tag = t
 	}
 	if e.tag == "" {
 		prunePolicies(stateDir)

@@ -62,6 +62,7 @@ type Session struct {
 	Shell    string
 	record   *Record
 	registry *Registry
+	stopKeep func() // ends keepOwnFirewall; nil before it started
 }
 
 // Open builds the login's jail by its policy (l.Policy, or resolved
@@ -96,6 +97,9 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 	if err := s.registry.Create(s.record); err != nil {
 		return nil, err
 	}
+	if spec.Network != nil {
+		restoreBeforeAttach(cfg)
+	}
 	s.Jail, err = jail.Start(ctx, spec)
 	if err != nil {
 		s.registry.Remove(id)
@@ -109,6 +113,7 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 		s.Close()
 		return nil, err
 	}
+	s.stopKeep = s.keepOwnFirewall(cfg)
 	slog.Info("session start", "session", id, "user", l.User, "frontdoor", l.Frontdoor, "remote", l.RemoteStr,
 		"policy", res.Policy, "pid", s.Jail.Pid, "net", res.Jail.Network.Mode, "ip", s.record.IP)
 	return s, nil
@@ -135,6 +140,9 @@ func (s *Session) LoginShell(cmd, term string, pty bool) jail.ProcSpec {
 // Close ends the jail (its processes get stopGrace between SIGTERM and
 // SIGKILL) and reclaims everything it had: network, session dir, record.
 func (s *Session) Close() error {
+	if s.stopKeep != nil {
+		s.stopKeep()
+	}
 	var errs []error
 	if err := s.Jail.Stop(stopGrace); err != nil {
 		errs = append(errs, err)
