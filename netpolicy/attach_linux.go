@@ -54,6 +54,9 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 	if err := ensureFirewall(spec.StateDir); err != nil {
 		return nil, err
 	}
+	if err := ensureAntispoof(spec.StateDir); err != nil {
+		return nil, err
+	}
 	if err := ensureForwarding(); err != nil {
 		return nil, err
 	}
@@ -89,6 +92,8 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 		},
 		PeerName:      jailIfName,
 		PeerNamespace: netlink.NsFd(nsFd),
+		// Fixed, for the anti-spoofing elements (antispoof_linux.go).
+		PeerHardwareAddr: jailMAC(spec.SessionID),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return nil, fmt.Errorf("create veth %s: %w", a.HostVeth, err)
@@ -104,6 +109,14 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 	if err := configureInJail(nsFd, a); err != nil {
 		return nil, err
 	}
+
+	// The port may send only from the jail's own addresses, before the
+	// jail runs anything.
+	port := portElemsOf(&spec, ip, a.IP6)
+	if err := addPort(port); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() error { return delPort(port) })
 
 	a.elems = buildElems(ip, &spec)
 	if err := attachFirewall(spec.StateDir, spec.Bridge, &a.elems); err != nil {
@@ -127,6 +140,11 @@ func configureInJail(nsFd int, a *Attachment) error {
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.IP.AsSlice(), Mask: net.CIDRMask(a.Prefix, 32)}}
 	if err := h.AddrAdd(link, addr); err != nil {
 		return fmt.Errorf("add address %v/%d in jail: %w", a.IP, a.Prefix, err)
+	}
+	// No IPv6 link-local address: anti-spoofing lets a port send IPv6
+	// only from the jail's leased address, NDP included.
+	if err := h.LinkSetIP6AddrGenMode(link, addrGenModeNone); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
+		return fmt.Errorf("turn off IPv6 link-local on %s in jail: %w", jailIfName, err)
 	}
 	if err := h.LinkSetUp(link); err != nil {
 		return fmt.Errorf("set %s up in jail: %w", jailIfName, err)
@@ -309,6 +327,9 @@ func (a *Attachment) Release() error {
 		if err := detachFirewall(a.spec.StateDir, &a.elems); err != nil {
 			errs = append(errs, err)
 		}
+		if err := delPort(portElemsOf(&a.spec, a.IP, a.IP6)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := <-linkErr; err != nil {
 		errs = append(errs, err)
@@ -349,6 +370,9 @@ func Reclaim(spec Spec) error {
 	}
 	if ip, ok := LeasedIP(spec.StateDir, spec.SessionID); ok {
 		if err := reclaimFirewall(spec.StateDir, ip); err != nil {
+			errs = append(errs, err)
+		}
+		if err := delPort(portElemsOf(&spec, ip, jailIP6(&spec, ip))); err != nil {
 			errs = append(errs, err)
 		}
 		if err := flushConntrack(ip); err != nil {

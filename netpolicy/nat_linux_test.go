@@ -73,6 +73,8 @@ func runRole(role string) {
 			return
 		}
 		fmt.Println("OK", strings.TrimSpace(line))
+	case "spoof": // send the frames LJT_SPOOF names (antispoof_linux_test.go)
+		spoofRole()
 	case "attach": // Attach LJT_SPEC for LJT_PID, print the IP, Release on stdin EOF
 		var spec Spec
 		if err := json.Unmarshal([]byte(os.Getenv("LJT_SPEC")), &spec); err != nil {
@@ -345,6 +347,9 @@ func TestNATInner(t *testing.T) {
 		if d := time.Since(start); d > 3*time.Second {
 			t.Errorf("blocked connect took %v", d)
 		}
+	})
+	t.Run("AntiSpoof", func(t *testing.T) {
+		testAntiSpoof(t, stateDir, []Live{{spec("one"), a1.IP}, {spec("two"), a2.IP}}, j1, a1, a2)
 	})
 	t.Run("FlushRestore", func(t *testing.T) {
 		testFlushRestore(t, stateDir, []Live{{spec("one"), a1.IP}, {spec("two"), a2.IP}}, j1, a1.Gateway)

@@ -89,13 +89,18 @@ func Inspect(live []Live) (Health, error) {
 			}
 			have[s.Name] = m
 		}
+		ports, err := portsPresent(c)
+		if err != nil {
+			return err
+		}
 		for _, l := range live {
 			h.Checked++
+			ok := ports[portKey(hostVethName(l.Spec.SessionID), l.IP)]
 			for _, m := range have {
-				if !m[l.IP] {
-					h.Missing = append(h.Missing, l.Spec.SessionID)
-					break
-				}
+				ok = ok && m[l.IP]
+			}
+			if !ok {
+				h.Missing = append(h.Missing, l.Spec.SessionID)
 			}
 		}
 		return nil
@@ -112,40 +117,61 @@ func Inspect(live []Live) (Health, error) {
 	return h, nil
 }
 
-// inspectSchema reports whether our table exists and what of its
-// skeleton is missing.
+// inspectSchema reports whether our inet table exists and what of the
+// skeletons of it and of the bridge table is missing.
 func inspectSchema(c *nftables.Conn) (have bool, partial []string, err error) {
-	if _, err := c.ListTableOfFamily(tableName, table.Family); err != nil {
+	have, partial, err = inspectTable(c, table, schemaChains, schemaSets)
+	if err != nil || !have {
+		return have, partial, err
+	}
+	brHave, brPartial, err := inspectTable(c, brTable, brSchemaChains, brSchemaSets)
+	if err != nil {
+		return have, nil, err
+	}
+	if !brHave {
+		partial = append(partial, "table bridge "+tableName)
+	}
+	for _, p := range brPartial {
+		partial = append(partial, "bridge "+p)
+	}
+	return have, partial, nil
+}
+
+// inspectTable reports whether table t exists and which of its chains
+// (with their rule counts) and sets are missing.
+func inspectTable(c *nftables.Conn, t *nftables.Table, wantChains map[string]int, wantSets []string) (have bool, partial []string, err error) {
+	what := "nft table " + familyName(t.Family) + " " + t.Name
+	if _, err := c.ListTableOfFamily(t.Name, t.Family); err != nil {
 		if isNotFound(err) {
 			return false, nil, nil
 		}
-		return false, nil, fmt.Errorf("look up nft table %s: %w", tableName, err)
+		return false, nil, fmt.Errorf("look up %s: %w", what, err)
 	}
-	sets, err := c.GetSets(table)
+	sets, err := c.GetSets(t)
 	if err != nil {
-		return true, nil, fmt.Errorf("list sets of nft table %s: %w", tableName, err)
+		return true, nil, fmt.Errorf("list sets of %s: %w", what, err)
 	}
 	haveSet := map[string]bool{}
 	for _, s := range sets {
 		haveSet[s.Name] = true
 	}
-	for _, n := range schemaSets {
+	for _, n := range wantSets {
 		if !haveSet[n] {
 			partial = append(partial, "set "+n)
 		}
 	}
-	chains, err := c.ListChainsOfTableFamily(table.Family)
+	chains, err := c.ListChainsOfTableFamily(t.Family)
 	if err != nil {
-		return true, nil, fmt.Errorf("list chains of nft table %s: %w", tableName, err)
+		return true, nil, fmt.Errorf("list chains of %s: %w", what, err)
 	}
 	haveChain := map[string]*nftables.Chain{}
 	for _, ch := range chains {
-		if ch.Table != nil && ch.Table.Name == tableName {
+		if ch.Table != nil && ch.Table.Name == t.Name {
 			haveChain[ch.Name] = ch
 		}
 	}
-	names := make([]string, 0, len(schemaChains))
-	for n := range schemaChains {
+	names := make([]string, 0, len(wantChains))
+	for n := range wantChains {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -155,15 +181,22 @@ func inspectSchema(c *nftables.Conn) (have bool, partial []string, err error) {
 			partial = append(partial, "chain "+n)
 			continue
 		}
-		rules, err := c.GetRules(table, ch)
+		rules, err := c.GetRules(t, ch)
 		if err != nil {
-			return true, nil, fmt.Errorf("list rules of nft chain %s: %w", n, err)
+			return true, nil, fmt.Errorf("list rules of chain %s of %s: %w", n, what, err)
 		}
-		if want := schemaChains[n]; len(rules) != want {
+		if want := wantChains[n]; len(rules) != want {
 			partial = append(partial, fmt.Sprintf("chain %s: %d of %d rules", n, len(rules), want))
 		}
 	}
 	return true, partial, nil
+}
+
+func familyName(f nftables.TableFamily) string {
+	if f == nftables.TableFamilyBridge {
+		return "bridge"
+	}
+	return "inet"
 }
 
 // Restore makes the firewall whole for the live sessions given: it
@@ -195,6 +228,9 @@ func Restore(stateDir string, live []Live) (restored []string, err error) {
 		if err := rebuildFirewall(stateDir, h.Table); err != nil {
 			return nil, err
 		}
+		if err := rebuildAntispoof(); err != nil {
+			return nil, err
+		}
 		if h, err = Inspect(live); err != nil {
 			return nil, err
 		}
@@ -212,6 +248,10 @@ func Restore(stateDir string, live []Live) (restored []string, err error) {
 			continue
 		}
 		if ip, ok := LeasedIP(stateDir, l.Spec.SessionID); !ok || ip != l.IP {
+			continue
+		}
+		if err := addPort(portElemsOf(&l.Spec, l.IP, jailIP6(&l.Spec, l.IP))); err != nil {
+			errs = append(errs, fmt.Errorf("restore session %s: %w", l.Spec.SessionID, err))
 			continue
 		}
 		e := buildElems(l.IP, &l.Spec)

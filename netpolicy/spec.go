@@ -27,6 +27,10 @@ type Spec struct {
 	// Subnet holds the gateway (its first host address, on the bridge) and
 	// the jails' addresses (the rest), e.g. 10.213.0.0/16. IPv4 only.
 	Subnet netip.Prefix
+	// Subnet6, if set, gives the jail an IPv6 address too: a ULA prefix
+	// (fd00::/8) of /64 or larger, the gateway its first host address
+	// (see ipv6.go). Zero: IPv4 only.
+	Subnet6 netip.Prefix
 	// Allow and Deny filter egress from the jail; deny wins; an empty Allow
 	// allows everything except link-local 169.254.0.0/16, which only an
 	// Allow entry inside 169.254.0.0/16 opens.
@@ -46,6 +50,9 @@ type Attachment struct {
 	IP, Gateway netip.Addr
 	Prefix      int
 	HostVeth    string
+	// IP6 and Gateway6 are the IPv6 address and gateway with Subnet6;
+	// zero without.
+	IP6, Gateway6 netip.Addr
 
 	spec  Spec
 	elems sessionElems
@@ -61,8 +68,12 @@ func hostVethName(sessionID string) string {
 	if len(id) > 12 {
 		id = id[:12]
 	}
-	return "lj" + id
+	return vethPrefix + id
 }
+
+// vethPrefix starts every host veth's name; anti-spoofing checks the
+// ports so named.
+const vethPrefix = "lj"
 
 // validate checks the spec in pure Go before any syscall.
 func (s *Spec) validate() error {
