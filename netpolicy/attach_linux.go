@@ -64,6 +64,14 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	if spec.Subnet6.IsValid() {
+		if err := ensureForwarding6(); err != nil {
+			return nil, err
+		}
+		if err := ensureBridge6(br, spec.Subnet6); err != nil {
+			return nil, err
+		}
+	}
 
 	ip, err := leaseIP(spec.StateDir, spec.Subnet, spec.SessionID)
 	if err != nil {
@@ -82,7 +90,11 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 		Gateway:  gatewayOf(spec.Subnet),
 		Prefix:   spec.Subnet.Bits(),
 		HostVeth: hostVethName(spec.SessionID),
+		IP6:      jailIP6(&spec, ip),
 		spec:     spec,
+	}
+	if a.IP6.IsValid() {
+		a.Gateway6 = gatewayOf6(spec.Subnet6)
 	}
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{
@@ -152,6 +164,9 @@ func configureInJail(nsFd int, a *Attachment) error {
 	route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: a.Gateway.AsSlice(), Family: netlink.FAMILY_V4}
 	if err := h.RouteAdd(route); err != nil {
 		return fmt.Errorf("add default route via %v in jail: %w", a.Gateway, err)
+	}
+	if a.IP6.IsValid() {
+		return configureInJail6(h, link, a, a.spec.Subnet6.Bits())
 	}
 	return nil
 }
@@ -369,7 +384,7 @@ func Reclaim(spec Spec) error {
 		errs = append(errs, err)
 	}
 	if ip, ok := LeasedIP(spec.StateDir, spec.SessionID); ok {
-		if err := reclaimFirewall(spec.StateDir, ip); err != nil {
+		if err := reclaimFirewall(spec.StateDir, ip, jailIP6(&spec, ip)); err != nil {
 			errs = append(errs, err)
 		}
 		if err := delPort(portElemsOf(&spec, ip, jailIP6(&spec, ip))); err != nil {

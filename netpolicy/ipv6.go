@@ -38,3 +38,24 @@ func addOffset(base netip.Addr, off *big.Int) netip.Addr {
 	n.FillBytes(b[:])
 	return netip.AddrFrom16(b)
 }
+
+// policy6 returns the IPv6 allow and deny elements of s: those of its
+// Allow and Deny entries that name no network (protocol and port only).
+// With an empty Allow, IPv6 egress is open like IPv4's, and allow6 is
+// not used.
+func policy6(s *Spec) (allow6, deny6 []element) {
+	if len(s.Allow) > 0 {
+		allow6 = elementsFor(hostBoxes(addressFree(s.Allow)), hostWidths)
+	}
+	return allow6, elementsFor(hostBoxes(addressFree(s.Deny)), hostWidths)
+}
+
+func addressFree(rules []Rule) []Rule {
+	var out []Rule
+	for _, r := range rules {
+		if !r.Net.IsValid() {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -66,7 +66,7 @@ import (
 
 const (
 	tableName  = "loginjail"
-	schemaMark = "schema_v2"
+	schemaMark = "schema_v3"
 )
 
 var table = &nftables.Table{Name: tableName, Family: nftables.TableFamilyINet}
@@ -231,7 +231,7 @@ func inSet(name string, reg uint32, invert bool) []expr.Any {
 
 func addSchema(c *nftables.Conn) error {
 	c.AddTable(table)
-	for _, s := range []*nftables.Set{setBridges, setJails, mapPolicyFwd, mapPolicyIn} {
+	for _, s := range []*nftables.Set{setBridges, setJails, mapPolicyFwd, mapPolicyIn, setJails6, mapPolicyFwd6, mapPolicyIn6} {
 		s := *s // AddSet assigns an ID; keep the templates clean
 		if err := c.AddSet(&s, nil); err != nil {
 			return fmt.Errorf("add nft set %s: %w", s.Name, err)
@@ -254,15 +254,20 @@ func addSchema(c *nftables.Conn) error {
 	}
 
 	addRule(c, post, isV4, saddr, inSet(setJails.Name, 1, false), notOutBridge, []expr.Any{&expr.Masq{}})
+	addRule(c, post, isV6, saddr6, inSet(setJails6.Name, 1, false), notOutBridge, []expr.Any{&expr.Masq{}})
 
 	addRule(c, fwd, estRel, acceptV)
 	addRule(c, fwd, outBridge, dropV)
+	addRule(c, fwd, inBridge, isV6, saddr6, inSet(setJails6.Name, 1, true), dropV)
+	addRule(c, fwd, inBridge, isV6, saddr6, vmap(mapPolicyFwd6))
 	addRule(c, fwd, inBridge, notV4, dropV)
 	addRule(c, fwd, inBridge, isV4, saddr, inSet(setJails.Name, 1, true), dropV)
 	addRule(c, fwd, inBridge, isV4, saddr, vmap(mapPolicyFwd))
 	addRule(c, fwd, inBridge, dropV)
 
 	addRule(c, in, inBridge, estRel, acceptV)
+	addRule(c, in, inBridge, isV6, ndp, acceptV)
+	addRule(c, in, inBridge, isV6, saddr6, vmap(mapPolicyIn6))
 	addRule(c, in, inBridge, notV4, dropV)
 	addRule(c, in, inBridge, isV4, saddr, vmap(mapPolicyIn))
 	addRule(c, in, inBridge, dropV)
@@ -275,16 +280,17 @@ func addSchema(c *nftables.Conn) error {
 }
 
 // policyNames are the names of one policy's chains and sets.
-type policyNames struct{ fwd, in, deny, allow, host string }
+type policyNames struct{ fwd, in, deny, allow, host, deny6, allow6 string }
 
 func namesOf(tag string) policyNames {
 	p := "pol_" + tag
-	return policyNames{fwd: p + "_fwd", in: p + "_in", deny: p + "_deny", allow: p + "_allow", host: p + "_host"}
+	return policyNames{fwd: p + "_fwd", in: p + "_in", deny: p + "_deny", allow: p + "_allow", host: p + "_host",
+		deny6: p + "_deny6", allow6: p + "_allow6"}
 }
 
 // The number of rules addPolicy puts in a policy's chains.
 const (
-	policyFwdRules = 4
+	policyFwdRules = 4 + policy6Rules
 	policyInRules  = 2
 )
 
@@ -295,7 +301,8 @@ func addPolicy(c *nftables.Conn, tag string, p *policy) error {
 		name string
 		key  nftables.SetDatatype
 		els  []element
-	}{{n.deny, egressKey, p.deny}, {n.allow, egressKey, p.allow}, {n.host, hostKey, p.hostAllow}} {
+	}{{n.deny, egressKey, p.deny}, {n.allow, egressKey, p.allow}, {n.host, hostKey, p.hostAllow},
+		{n.deny6, hostKey, p.deny6}, {n.allow6, hostKey, p.allow6}} {
 		set := &nftables.Set{Table: table, Name: s.name, KeyType: s.key, Interval: true, Concatenation: true}
 		if err := c.AddSet(set, toSetElements(s.els)); err != nil {
 			return fmt.Errorf("add nft set %s: %w", s.name, err)
@@ -315,6 +322,7 @@ func addPolicy(c *nftables.Conn, tag string, p *policy) error {
 	addRule(c, fwd, isV4, egressTuple, inSet(n.deny, 8, false), dropV)
 	addRule(c, fwd, isV4, egressTuple, inSet(n.allow, 8, false), acceptV)
 	addRule(c, fwd, isV4, llDaddr, dropV)
+	addPolicy6Rules(c, fwd, n)
 	if p.allowAll {
 		addRule(c, fwd, acceptV)
 	} else {
@@ -331,7 +339,7 @@ func delPolicy(c *nftables.Conn, tag string) {
 	n := namesOf(tag)
 	c.DelChain(&nftables.Chain{Name: n.fwd, Table: table})
 	c.DelChain(&nftables.Chain{Name: n.in, Table: table})
-	for _, name := range []string{n.deny, n.allow, n.host} {
+	for _, name := range []string{n.deny, n.allow, n.host, n.deny6, n.allow6} {
 		c.DelSet(&nftables.Set{Table: table, Name: name})
 	}
 }
@@ -350,7 +358,7 @@ func toSetElements(els []element) []nftables.SetElement {
 
 // jailElems are a jail's elements in the table's sets and maps; with
 // tag == "" only their keys, for deletion.
-func jailElems(ip netip.Addr, tag string) []struct {
+func jailElems(ip, ip6 netip.Addr, tag string) []struct {
 	s  *nftables.Set
 	el nftables.SetElement
 } {
@@ -369,7 +377,7 @@ func jailElems(ip netip.Addr, tag string) []struct {
 		out[1].el.VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: n.fwd}
 		out[2].el.VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: n.in}
 	}
-	return out
+	return append(out, jailElems6(ip6, tag)...)
 }
 
 func isNotFound(err error) bool {

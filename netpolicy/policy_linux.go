@@ -142,7 +142,7 @@ func addJail(bridge string, e *sessionElems, tag string, create bool) error {
 		if err := c.SetAddElements(setBridges, []nftables.SetElement{{Key: ifname(bridge)}}); err != nil {
 			return err
 		}
-		for _, x := range jailElems(e.ip, tag) {
+		for _, x := range jailElems(e.ip, e.ip6, tag) {
 			if err := c.SetAddElements(x.s, []nftables.SetElement{x.el}); err != nil {
 				return err
 			}
@@ -165,7 +165,7 @@ func detachFirewall(stateDir string, e *sessionElems) error {
 		return err
 	}
 	defer unlock()
-	if err := delJail(e.ip); err != nil {
+	if err := delJail(e.ip, e.ip6); err != nil {
 		return err
 	}
 	if t, ok := recordedTag(stateDir, e.pol.digest); ok {
@@ -182,7 +182,7 @@ func detachFirewall(stateDir string, e *sessionElems) error {
 // reclaimFirewall removes the elements of address ip and deletes every
 // policy no jail uses any more: gc's path, which does not know ip's
 // policy. It costs a transaction per recorded policy.
-func reclaimFirewall(stateDir string, ip netip.Addr) error {
+func reclaimFirewall(stateDir string, ip, ip6 netip.Addr) error {
 	if !ip.IsValid() {
 		return nil
 	}
@@ -191,7 +191,7 @@ func reclaimFirewall(stateDir string, ip netip.Addr) error {
 		return err
 	}
 	defer unlock()
-	if err := delJail(ip); err != nil {
+	if err := delJail(ip, ip6); err != nil {
 		return err
 	}
 	// Another policy left over is no failure of this jail's reclaim: it
@@ -254,7 +254,7 @@ func delPolicyIfUnused(tag string) (used bool, err error) {
 	for _, ch := range []string{n.fwd, n.in} {
 		del("chain "+ch, func(c *nftables.Conn) { c.DelChain(&nftables.Chain{Name: ch, Table: table}) })
 	}
-	for _, s := range []string{n.deny, n.allow, n.host} {
+	for _, s := range []string{n.deny, n.allow, n.host, n.deny6, n.allow6} {
 		del("set "+s, func(c *nftables.Conn) { c.DelSet(&nftables.Set{Table: table, Name: s}) })
 	}
 	return false, errors.Join(errs...)
@@ -264,9 +264,9 @@ func delPolicyIfUnused(tag string) (used bool, err error) {
 // transaction. Should that fail (another process, or an earlier try,
 // removed some already), it deletes each on its own: a missing one is no
 // error.
-func delJail(ip netip.Addr) error {
+func delJail(ip, ip6 netip.Addr) error {
 	err := withNft(func(c *nftables.Conn) error {
-		for _, x := range jailElems(ip, "") {
+		for _, x := range jailElems(ip, ip6, "") {
 			if err := c.SetDeleteElements(x.s, []nftables.SetElement{x.el}); err != nil {
 				return err
 			}
@@ -277,7 +277,7 @@ func delJail(ip netip.Addr) error {
 		return nil
 	}
 	var errs []error
-	for _, x := range jailElems(ip, "") {
+	for _, x := range jailElems(ip, ip6, "") {
 		err := withNft(func(c *nftables.Conn) error {
 			if err := c.SetDeleteElements(x.s, []nftables.SetElement{x.el}); err != nil {
 				return err

@@ -37,8 +37,8 @@ const leavingDir = "leaving"
 // any of them, or a base chain with another number of rules, is partial.
 // Keep these in step with addSchema (TestSchemaWhole checks).
 var (
-	schemaChains = map[string]int{"postrouting": 1, "forward": 6, "input": 4}
-	schemaSets   = []string{"bridges", "jails", "jail_policy_fwd", "jail_policy_in", schemaMark}
+	schemaChains = map[string]int{"postrouting": 2, "forward": 8, "input": 6}
+	schemaSets   = []string{"bridges", "jails", "jail_policy_fwd", "jail_policy_in", "jails6", "jail_policy_fwd6", "jail_policy_in6", schemaMark}
 )
 
 // Live is one live session's network, as its registry record keeps it.

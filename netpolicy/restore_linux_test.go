@@ -60,7 +60,7 @@ func testFlushRestore(t *testing.T, stateDir string, live []Live, j1 *jail, gw n
 
 	// Partial: the input chain emptied by hand.
 	run(t, "nft", "flush", "chain", "inet", tableName, "input")
-	if h, err := Inspect(live); err != nil || len(h.Partial) != 1 || !strings.Contains(h.Partial[0], "chain input: 0 of 4") {
+	if h, err := Inspect(live); err != nil || len(h.Partial) != 1 || !strings.Contains(h.Partial[0], "chain input: 0 of 6") {
 		t.Fatalf("after emptying input: %v %v, want it named partial", h, err)
 	}
 	expectReach(t, j1, gw.String()+":7000", true)

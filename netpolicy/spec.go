@@ -91,6 +91,15 @@ func (s *Spec) validate() error {
 	} else if s.Subnet.Masked() != s.Subnet {
 		errs = append(errs, fmt.Errorf("subnet %v: host bits set, want %v", s.Subnet, s.Subnet.Masked()))
 	}
+	if s.Subnet6.IsValid() {
+		if !s.Subnet6.Addr().Is6() || s.Subnet6.Addr().Is4In6() || !netip.MustParsePrefix("fd00::/8").Contains(s.Subnet6.Addr()) {
+			errs = append(errs, fmt.Errorf("subnet6 %v: want a unique local IPv6 prefix (fd00::/8)", s.Subnet6))
+		} else if s.Subnet6.Bits() > 64 || s.Subnet6.Bits() < 48 {
+			errs = append(errs, fmt.Errorf("subnet6 %v: want a /48 to /64", s.Subnet6))
+		} else if s.Subnet6.Masked() != s.Subnet6 {
+			errs = append(errs, fmt.Errorf("subnet6 %v: host bits set, want %v", s.Subnet6, s.Subnet6.Masked()))
+		}
+	}
 	if s.StateDir == "" {
 		errs = append(errs, errors.New("state dir: empty"))
 	}
