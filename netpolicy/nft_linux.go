@@ -60,6 +60,10 @@ import (
 //	  meta l4proto . th dport @pol_<tag>_host accept
 //	  drop
 //
+// IPv6 (subnet6) adds sets, maps and rules of its own, listed in
+// ipv6_linux.go; anti-spoofing lives in a second table, bridge loginjail
+// (antispoof_linux.go); restore_linux.go rebuilds both after a flush.
+//
 // Which tag names which policy is recorded in the state dir, and all
 // changes to policies and verdict maps are made under its nft.lock (see
 // policy_linux.go).
