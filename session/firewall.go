@@ -18,7 +18,8 @@ import (
 // the registry's records:
 //   - every process that owns a nat session (the SSH per-connection
 //     process, the PAM holder, `loginjail run`) keeps its own session's
-//     elements, and the table's skeleton with them;
+//     elements, and the tables' skeletons with them, from what it holds
+//     in memory;
 //   - the sshd listener keeps all live sessions;
 //   - a nat login checks the table before its jail is attached.
 //
@@ -30,15 +31,15 @@ import (
 // firewallCheckEvery is the keepers' backstop interval.
 const firewallCheckEvery = 30 * time.Second
 
-// liveNetworks returns the nat networks of the live sessions keep selects.
-func liveNetworks(g *Registry, keep func(*Record) bool) (map[string][]netpolicy.Live, error) {
+// liveNetworks returns the nat networks of the live sessions, by state dir.
+func liveNetworks(g *Registry) (map[string][]netpolicy.Live, error) {
 	recs, err := g.LiveSessions()
 	if err != nil {
 		return nil, err
 	}
 	byDir := map[string][]netpolicy.Live{}
 	for _, r := range recs {
-		if r.Network == nil || r.IP == "" || (keep != nil && !keep(r)) {
+		if r.Network == nil || r.IP == "" {
 			continue
 		}
 		ip, err := netip.ParseAddr(r.IP)
@@ -51,11 +52,18 @@ func liveNetworks(g *Registry, keep func(*Record) bool) (map[string][]netpolicy.
 	return byDir, nil
 }
 
-// RestoreFirewall checks the nat firewall of the live sessions keep
-// selects (nil: all) and restores what is missing. It returns the ids of
-// the sessions restored.
-func RestoreFirewall(cfg *config.Config, keep func(*Record) bool) ([]string, error) {
-	byDir, err := liveNetworks(NewRegistry(cfg.Server.StateDir), keep)
+// RestoreFirewall checks the nat firewall of every live session and
+// restores what is missing. It returns the ids of the sessions restored.
+func RestoreFirewall(cfg *config.Config) ([]string, error) {
+	return restoreNetworks(func() (map[string][]netpolicy.Live, error) {
+		return liveNetworks(NewRegistry(cfg.Server.StateDir))
+	})
+}
+
+// restoreNetworks restores the firewall of the networks live returns,
+// by state dir.
+func restoreNetworks(live func() (map[string][]netpolicy.Live, error)) ([]string, error) {
+	byDir, err := live()
 	if err != nil {
 		return nil, fmt.Errorf("firewall restore: %w", err)
 	}
@@ -74,7 +82,7 @@ func RestoreFirewall(cfg *config.Config, keep func(*Record) bool) ([]string, err
 // and the elements of every live nat session are in place. ok is false
 // when no live session uses nat and there is no table to look at.
 func FirewallHealth(cfg *config.Config) (h netpolicy.Health, ok bool, err error) {
-	byDir, err := liveNetworks(NewRegistry(cfg.Server.StateDir), nil)
+	byDir, err := liveNetworks(NewRegistry(cfg.Server.StateDir))
 	if err != nil {
 		return h, false, err
 	}
@@ -89,10 +97,17 @@ func FirewallHealth(cfg *config.Config) (h netpolicy.Health, ok bool, err error)
 	return h, h.Table || len(live) > 0, nil
 }
 
-// KeepFirewall restores the firewall of the sessions keep selects (nil:
-// all live ones) whenever nftables reports a deletion of ours, and every
-// firewallCheckEvery. It returns when ctx ends.
-func KeepFirewall(ctx context.Context, cfg *config.Config, keep func(*Record) bool, log *slog.Logger) {
+// KeepFirewall restores the firewall of every live session whenever
+// nftables reports a deletion of ours, and every firewallCheckEvery. It
+// returns when ctx ends.
+func KeepFirewall(ctx context.Context, cfg *config.Config, log *slog.Logger) {
+	keepFirewall(ctx, func() (map[string][]netpolicy.Live, error) {
+		return liveNetworks(NewRegistry(cfg.Server.StateDir))
+	}, log)
+}
+
+// keepFirewall is KeepFirewall for the networks live returns.
+func keepFirewall(ctx context.Context, live func() (map[string][]netpolicy.Live, error), log *slog.Logger) {
 	check := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -125,7 +140,7 @@ func KeepFirewall(ctx context.Context, cfg *config.Config, keep func(*Record) bo
 		case <-check:
 		case <-t.C:
 		}
-		ids, err := RestoreFirewall(cfg, keep)
+		ids, err := restoreNetworks(live)
 		if len(ids) > 0 {
 			log.Warn("firewall: restored the nat firewall after it was flushed or changed", "event", "net.restore", "sessions", ids)
 		}
@@ -135,18 +150,20 @@ func KeepFirewall(ctx context.Context, cfg *config.Config, keep func(*Record) bo
 	}
 }
 
-// keepOwnFirewall starts KeepFirewall for s alone, if it has a nat
-// network; the returned stop ends it and waits.
-func (s *Session) keepOwnFirewall(cfg *config.Config) (stop func()) {
-	if s.Jail == nil || s.Jail.Net == nil {
+// keepOwnFirewall keeps s's own firewall elements (and the tables), if it
+// has a nat network, from what it knows of itself: no registry reads, so
+// that N sessions' keepers cost N, not N². The returned stop ends it and
+// waits.
+func (s *Session) keepOwnFirewall() (stop func()) {
+	if s.Jail == nil || s.Jail.Net == nil || s.record.Network == nil {
 		return func() {}
 	}
+	own := map[string][]netpolicy.Live{s.record.Network.StateDir: {{Spec: *s.record.Network, IP: s.Jail.Net.IP}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	id := s.ID
 	go func() {
 		defer close(done)
-		KeepFirewall(ctx, cfg, func(r *Record) bool { return r.ID == id }, slog.Default().With("session", id))
+		keepFirewall(ctx, func() (map[string][]netpolicy.Live, error) { return own, nil }, slog.Default().With("session", s.ID))
 	}()
 	return func() { cancel(); <-done }
 }
@@ -159,7 +176,7 @@ func restoreBeforeAttach(cfg *config.Config) {
 	if ok, err := netpolicy.Present(); ok || err != nil {
 		return // an error here is Attach's to report
 	}
-	ids, err := RestoreFirewall(cfg, nil)
+	ids, err := RestoreFirewall(cfg)
 	if len(ids) > 0 {
 		slog.Warn("firewall: a login found the nat firewall flushed and restored it", "event", "net.restore", "sessions", ids)
 	}

@@ -113,7 +113,7 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 		s.Close()
 		return nil, err
 	}
-	s.stopKeep = s.keepOwnFirewall(cfg)
+	s.stopKeep = s.keepOwnFirewall()
 	slog.Info("session start", "session", id, "user", l.User, "frontdoor", l.Frontdoor, "remote", l.RemoteStr,
 		"policy", res.Policy, "pid", s.Jail.Pid, "net", res.Jail.Network.Mode, "ip", s.record.IP)
 	return s, nil

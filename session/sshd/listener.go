@@ -83,7 +83,7 @@ func Serve(opts Options) error {
 	// Live nat jails keep their firewall through `nft flush ruleset`:
 	// their own processes watch for it too, the listener as a second pair
 	// of eyes that covers all of them.
-	go session.KeepFirewall(context.Background(), l.cfg, nil, slog.Default())
+	go session.KeepFirewall(context.Background(), l.cfg, slog.Default())
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
