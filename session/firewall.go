@@ -144,8 +144,10 @@ func keepFirewall(ctx context.Context, live func() (map[string][]netpolicy.Live,
 			return
 		case <-check:
 		case <-t.C:
-			if ok, err := netpolicy.Present(); cheapTimer && ok && err == nil {
-				continue
+			if cheapTimer {
+				if ok, err := netpolicy.Present(); ok && err == nil {
+					continue
+				}
 			}
 		}
 		ids, err := restoreNetworks(live)
