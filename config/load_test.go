@@ -88,6 +88,7 @@ timeout_warning = "1m"
 mode = "nat"
 bridge = "ljbr0"
 subnet = "10.50.0.0/24"
+subnet6 = "fd42:50::/64"
 dns = ["9.9.9.9", "2620:fe::fe"]
 allow = ["10.0.0.0/8", "192.0.2.1", "tcp/443", "192.0.2.2:udp/53", "198.51.100.0/24:tcp/8000-8100"]
 deny = ["169.254.0.0/16"]
@@ -174,6 +175,7 @@ func TestLoadEveryKey(t *testing.T) {
 				Mode:      "nat",
 				Bridge:    "ljbr0",
 				Subnet:    "10.50.0.0/24",
+				Subnet6:   "fd42:50::/64",
 				DNS:       []string{"9.9.9.9", "2620:fe::fe"},
 				Allow:     []string{"10.0.0.0/8", "192.0.2.1", "tcp/443", "192.0.2.2:udp/53", "198.51.100.0/24:tcp/8000-8100"},
 				Deny:      []string{"169.254.0.0/16"},
@@ -323,6 +325,9 @@ func TestLoadBadValues(t *testing.T) {
 		{"subnet", "\n\n\n\n\n\n[jail.network]\nsubnet = \"10.0.0.0/33\"\n", `x.toml:8: jail.network.subnet: "10.0.0.0/33" is not a valid IPv4 CIDR`},
 		{"subnet v6", "[jail.network]\nsubnet = \"fd00::/64\"\n", `x.toml:2: jail.network.subnet: "fd00::/64" is not a valid IPv4 CIDR`},
 		{"subnet prefix", "[jail.network]\nsubnet = \"10.0.0.0/31\"\n", `x.toml:2: jail.network.subnet: "10.0.0.0/31": the prefix length must be from 8 to 30`},
+		{"subnet6 not ula", "[jail.network]\nsubnet6 = \"2001:db8::/64\"\n", `x.toml:2: jail.network.subnet6: "2001:db8::/64" is not a unique local (fd00::/8) prefix`},
+		{"subnet6 v4", "[jail.network]\nsubnet6 = \"10.0.0.0/16\"\n", `x.toml:2: jail.network.subnet6: "10.0.0.0/16" is not a valid IPv6 CIDR`},
+		{"subnet6 small", "[jail.network]\nsubnet6 = \"fd00::/96\"\n", `x.toml:2: jail.network.subnet6: "fd00::/96": the prefix length must be from 48 to 64`},
 		{"subnet host bits", "[jail.network]\nsubnet = \"10.0.0.1/16\"\n", `x.toml:2: jail.network.subnet: "10.0.0.1/16" has host bits set (use "10.0.0.0/16")`},
 		{"dns", "[jail.network]\ndns = [\"1.1.1.1\", \"one\"]\n", `x.toml:2: jail.network.dns[2]: "one" is not an IP address`},
 		{"allow proto", "[jail.network]\nallow = [\"icmp/1\"]\n", `x.toml:2: jail.network.allow[1]: rule "icmp/1": "icmp/1" is not an IPv4 CIDR`},

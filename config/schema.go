@@ -121,6 +121,7 @@ type Network struct {
 	Mode      string   `toml:"mode"`       // "none" (only lo) or "nat"
 	Bridge    string   `toml:"bridge"`     // host bridge for nat, a Linux interface name
 	Subnet    string   `toml:"subnet"`     // IPv4 CIDR the jail addresses come from, prefix 8..30
+	Subnet6   string   `toml:"subnet6"`    // IPv6 ULA CIDR (fd00::/8), prefix 48..64, for IPv6 in nat; "" = IPv4 only
 	DNS       []string `toml:"dns"`        // resolvers written to the jail's resolv.conf
 	Allow     []string `toml:"allow"`      // egress allowed (see ParseRule), beyond the default
 	Deny      []string `toml:"deny"`       // egress denied (see ParseRule)

@@ -164,6 +164,11 @@ func validateNetwork(n *Network, bad complaint) {
 	} else if p.Masked() != p {
 		bad("network.subnet", 0, fmt.Sprintf("%q has host bits set (use %q)", n.Subnet, p.Masked()))
 	}
+	if n.Subnet6 != "" {
+		if msg := checkSubnet6(n.Subnet6); msg != "" {
+			bad("network.subnet6", 0, msg)
+		}
+	}
 	for i, a := range n.DNS {
 		if _, err := netip.ParseAddr(a); err != nil {
 			bad("network.dns", i+1, fmt.Sprintf("%q is not an IP address", a))
@@ -285,4 +290,24 @@ func checkRange(bad complaint, key string, val, lo, hi int) {
 	if val < lo || val > hi {
 		bad(key, 0, fmt.Sprintf("%d is out of range %d..%d", val, lo, hi))
 	}
+}
+
+// ula is IPv6's unique local range: subnet6 must lie in it, so that the
+// jails' addresses are never mistaken for, or collide with, global ones.
+var ula = netip.MustParsePrefix("fd00::/8")
+
+// checkSubnet6 says what is wrong with a subnet6 value, or "".
+func checkSubnet6(s string) string {
+	p, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil || !p.Addr().Is6() || p.Addr().Is4In6():
+		return fmt.Sprintf("%q is not a valid IPv6 CIDR", s)
+	case !ula.Contains(p.Addr()):
+		return fmt.Sprintf("%q is not a unique local (fd00::/8) prefix", s)
+	case p.Bits() < 48 || p.Bits() > 64:
+		return fmt.Sprintf("%q: the prefix length must be from 48 to 64", s)
+	case p.Masked() != p:
+		return fmt.Sprintf("%q has host bits set (use %q)", s, p.Masked())
+	}
+	return ""
 }

@@ -56,12 +56,23 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 	if err := ensureFirewall(spec.StateDir); err != nil {
 		return nil, err
 	}
+	if err := ensureAntispoof(spec.StateDir); err != nil {
+		return nil, err
+	}
 	if err := ensureForwarding(); err != nil {
 		return nil, err
 	}
 	br, err := ensureBridge(spec.Bridge, spec.Subnet)
 	if err != nil {
 		return nil, err
+	}
+	if spec.Subnet6.IsValid() {
+		if err := ensureForwarding6(); err != nil {
+			return nil, err
+		}
+		if err := ensureBridge6(br, spec.Subnet6); err != nil {
+			return nil, err
+		}
 	}
 
 	ip, err := leaseIP(spec.StateDir, spec.Subnet, spec.SessionID)
@@ -81,7 +92,11 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 		Gateway:  gatewayOf(spec.Subnet),
 		Prefix:   spec.Subnet.Bits(),
 		HostVeth: hostVethName(spec.SessionID),
+		IP6:      jailIP6(&spec, ip),
 		spec:     spec,
+	}
+	if a.IP6.IsValid() {
+		a.Gateway6 = gatewayOf6(spec.Subnet6)
 	}
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{
@@ -91,6 +106,8 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 		},
 		PeerName:      jailIfName,
 		PeerNamespace: netlink.NsFd(nsFd),
+		// Fixed, for the anti-spoofing elements (antispoof_linux.go).
+		PeerHardwareAddr: jailMAC(spec.SessionID),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return nil, fmt.Errorf("create veth %s: %w", a.HostVeth, err)
@@ -107,12 +124,21 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 		return nil, err
 	}
 
+	// The port may send only from the jail's own addresses, before the
+	// jail runs anything.
+	port := portElemsOf(&spec, ip, a.IP6)
+	if err := addPort(port); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() error { return delPort(port) })
+
 	a.elems = buildElems(ip, &spec)
 	if spec.HasNames() {
 		if a.names, err = startNameResolver(&spec, ip, a.Gateway); err != nil {
 			return nil, err
 		}
 		undo = append(undo, a.names.stop)
+		a.names.jail6 = a.IP6 // AAAA answers open @named_allow6 for it
 		a.elems.dnsPort, a.elems.gateway = a.names.srv.Port(), a.Gateway
 	}
 	if err := attachFirewall(spec.StateDir, spec.Bridge, &a.elems); err != nil {
@@ -137,12 +163,20 @@ func configureInJail(nsFd int, a *Attachment) error {
 	if err := h.AddrAdd(link, addr); err != nil {
 		return fmt.Errorf("add address %v/%d in jail: %w", a.IP, a.Prefix, err)
 	}
+	// No IPv6 link-local address: anti-spoofing lets a port send IPv6
+	// only from the jail's leased address, NDP included.
+	if err := h.LinkSetIP6AddrGenMode(link, addrGenModeNone); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
+		return fmt.Errorf("turn off IPv6 link-local on %s in jail: %w", jailIfName, err)
+	}
 	if err := h.LinkSetUp(link); err != nil {
 		return fmt.Errorf("set %s up in jail: %w", jailIfName, err)
 	}
 	route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: a.Gateway.AsSlice(), Family: netlink.FAMILY_V4}
 	if err := h.RouteAdd(route); err != nil {
 		return fmt.Errorf("add default route via %v in jail: %w", a.Gateway, err)
+	}
+	if a.IP6.IsValid() {
+		return configureInJail6(h, link, a, a.spec.Subnet6.Bits())
 	}
 	return nil
 }
@@ -301,6 +335,10 @@ var releaseMu sync.Mutex
 func (a *Attachment) Release() error {
 	releaseMu.Lock()
 	defer releaseMu.Unlock()
+	// Before the elements go: a restore must not add them back.
+	if err := markLeaving(a.spec.StateDir, a.spec.SessionID); err != nil {
+		return err
+	}
 	// Deleting a link and deleting set elements each wait for an RCU grace
 	// period in the kernel (~10-15 ms here): run them side by side.
 	linkErr := make(chan error, 1)
@@ -321,6 +359,9 @@ func (a *Attachment) Release() error {
 		if err := detachFirewall(a.spec.StateDir, &a.elems); err != nil {
 			errs = append(errs, err)
 		}
+		if err := delPort(portElemsOf(&a.spec, a.IP, a.IP6)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := <-linkErr; err != nil {
 		errs = append(errs, err)
@@ -337,6 +378,11 @@ func (a *Attachment) Release() error {
 			}
 		}
 	}
+	if len(errs) == 0 {
+		if err := unmarkLeaving(a.spec.StateDir, a.spec.SessionID); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -347,12 +393,18 @@ func Reclaim(spec Spec) error {
 	if !sessionIDRE().MatchString(spec.SessionID) {
 		return fmt.Errorf("reclaim: session id %q: want [a-z0-9]{1,32}", spec.SessionID)
 	}
+	if err := markLeaving(spec.StateDir, spec.SessionID); err != nil {
+		return err
+	}
 	var errs []error
 	if err := delLink(hostVethName(spec.SessionID)); err != nil {
 		errs = append(errs, err)
 	}
 	if ip, ok := LeasedIP(spec.StateDir, spec.SessionID); ok {
-		if err := reclaimFirewall(spec.StateDir, ip); err != nil {
+		if err := reclaimFirewall(spec.StateDir, ip, jailIP6(&spec, ip)); err != nil {
+			errs = append(errs, err)
+		}
+		if err := delPort(portElemsOf(&spec, ip, jailIP6(&spec, ip))); err != nil {
 			errs = append(errs, err)
 		}
 		if err := flushConntrack(ip); err != nil {
@@ -362,6 +414,11 @@ func Reclaim(spec Spec) error {
 			if err := releaseLease(spec.StateDir, spec.SessionID); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	if len(errs) == 0 {
+		if err := unmarkLeaving(spec.StateDir, spec.SessionID); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -40,6 +40,8 @@ type policy struct {
 	allow     []element // pol_<tag>_allow: daddr . l4proto . dport
 	deny      []element // pol_<tag>_deny: same key
 	hostAllow []element // pol_<tag>_host: l4proto . dport
+	allow6    []element // pol_<tag>_allow6: l4proto . dport of Allow's address-free rules (ipv6.go)
+	deny6     []element // pol_<tag>_deny6: same of Deny's
 	digest    string    // hex sha256 of all of the above
 }
 
@@ -47,13 +49,13 @@ type policy struct {
 // @jails and, mapped to its policy's chains, in the verdict maps.
 type sessionElems struct {
 	ip  netip.Addr
+	ip6 netip.Addr // with Subnet6 (ipv6.go), else zero
 	pol policy
 	tag string // the policy's name in the table, set when attached
 	// dnsPort, when not 0, is the port of the jail's own resolver on the
 	// gateway: the jail is in @named_jails and @jail_dns (names_nft_linux.go).
 	dnsPort uint16
 	gateway netip.Addr
-	ip6     netip.Addr // the jail's IPv6 address with IPv6 nat, else zero
 }
 
 func prefixInterval(p netip.Prefix) interval {
@@ -229,13 +231,14 @@ func buildPolicy(s *Spec) policy {
 	}
 	p.deny = elementsFor(egressBoxes(s.Deny, false), egressWidths)
 	p.hostAllow = elementsFor(hostBoxes(s.HostAllow), hostWidths)
+	p.allow6, p.deny6 = policy6(s)
 	h := sha256.New()
 	if p.allowAll {
-		h.Write([]byte("loginjail policy v2 allow-all\n"))
+		h.Write([]byte("loginjail policy v3 allow-all\n"))
 	} else {
-		h.Write([]byte("loginjail policy v2\n"))
+		h.Write([]byte("loginjail policy v3\n"))
 	}
-	for _, l := range [][]element{p.allow, p.deny, p.hostAllow} {
+	for _, l := range [][]element{p.allow, p.deny, p.hostAllow, p.allow6, p.deny6} {
 		var n [4]byte
 		binary.BigEndian.PutUint32(n[:], uint32(len(l)))
 		h.Write(n[:])
@@ -250,5 +253,5 @@ func buildPolicy(s *Spec) policy {
 
 // buildElems computes a session's firewall change from its spec.
 func buildElems(ip netip.Addr, s *Spec) sessionElems {
-	return sessionElems{ip: ip, pol: buildPolicy(s)}
+	return sessionElems{ip: ip, ip6: jailIP6(s, ip), pol: buildPolicy(s)}
 }

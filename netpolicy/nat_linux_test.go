@@ -43,7 +43,7 @@ func runRole(role string) {
 	switch role {
 	case "serve": // listen on LJT_LISTEN (comma-separated), answer with the peer's address
 		for _, a := range strings.Split(os.Getenv("LJT_LISTEN"), ",") {
-			l, err := net.Listen("tcp4", a)
+			l, err := net.Listen(tcpFor(a), a)
 			if err != nil {
 				fmt.Println("ERR", err)
 				os.Exit(1)
@@ -62,7 +62,7 @@ func runRole(role string) {
 		fmt.Println("READY")
 		select {}
 	case "dial": // connect to LJT_ADDR, print OK <what the server saw> or ERR
-		c, err := net.DialTimeout("tcp4", os.Getenv("LJT_ADDR"), 700*time.Millisecond)
+		c, err := net.DialTimeout(tcpFor(os.Getenv("LJT_ADDR")), os.Getenv("LJT_ADDR"), 700*time.Millisecond)
 		if err != nil {
 			fmt.Println("ERR", err)
 			return
@@ -74,6 +74,8 @@ func runRole(role string) {
 			return
 		}
 		fmt.Println("OK", strings.TrimSpace(line))
+	case "spoof": // send the frames LJT_SPOOF names (antispoof_linux_test.go)
+		spoofRole()
 	case "attach": // Attach LJT_SPEC for LJT_PID, print the IP, Release on stdin EOF
 		var spec Spec
 		if err := json.Unmarshal([]byte(os.Getenv("LJT_SPEC")), &spec); err != nil {
@@ -165,8 +167,11 @@ func TestNAT(t *testing.T) {
 	// A route back to the jails' subnet: without masquerade, connections
 	// would still work, and show the jail's own address.
 	run(t, "ip", "-n", up, "route", "add", "default", "via", "192.0.2.2")
+	// IPv6 upstream (2001:db8::/32, documentation addresses) for subnet6.
+	run(t, "ip", "-n", host, "addr", "add", "2001:db8::2/64", "dev", "up0", "nodad")
+	run(t, "ip", "-n", up, "addr", "add", "2001:db8::1/64", "dev", "down0", "nodad")
 
-	_, _, _, ready := startHelper(t, []string{"ip", "netns", "exec", up}, "LJT_ROLE=serve", "LJT_LISTEN=0.0.0.0:8080,0.0.0.0:8443,0.0.0.0:9000")
+	_, _, _, ready := startHelper(t, []string{"ip", "netns", "exec", up}, "LJT_ROLE=serve", "LJT_LISTEN=0.0.0.0:8080,0.0.0.0:8443,0.0.0.0:9000,[2001:db8::1]:8080,[2001:db8::1]:8443,[2001:db8::1]:9000")
 	if ready != "READY" {
 		t.Fatalf("upstream listener: %s", ready)
 	}
@@ -346,6 +351,13 @@ func TestNATInner(t *testing.T) {
 		if d := time.Since(start); d > 3*time.Second {
 			t.Errorf("blocked connect took %v", d)
 		}
+	})
+	t.Run("IPv6", func(t *testing.T) { testIPv6(t, spec, attach, j1) })
+	t.Run("AntiSpoof", func(t *testing.T) {
+		testAntiSpoof(t, stateDir, []Live{{spec("one"), a1.IP}, {spec("two"), a2.IP}}, j1, a1, a2)
+	})
+	t.Run("FlushRestore", func(t *testing.T) {
+		testFlushRestore(t, stateDir, []Live{{spec("one"), a1.IP}, {spec("two"), a2.IP}}, j1, a1.Gateway)
 	})
 	t.Run("AllowDeny", func(t *testing.T) {
 		s3 := spec("three")
@@ -630,7 +642,7 @@ func TestNATInner(t *testing.T) {
 		if !slices.Contains(policyChains(t), "pol_"+e.tag+"_fwd") {
 			t.Fatalf("policy %s has no chain", e.tag)
 		}
-		if err := delJail(e.ip, netip.Addr{}, false); err != nil {
+		if err := delJail(e.ip, e.ip6, false); err != nil {
 			t.Fatal(err)
 		}
 		j := newJail(t)

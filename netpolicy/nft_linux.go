@@ -30,7 +30,7 @@ import (
 //	set jails            ipv4_addr                  live jail addresses
 //	map jail_policy_fwd  ipv4_addr : verdict        jail -> jump pol_<tag>_fwd
 //	map jail_policy_in   ipv4_addr : verdict        jail -> jump pol_<tag>_in
-//	set schema_v3        marker: the table was made whole by this version
+//	set schema_v4        marker: the table was made whole by this version
 //	(and the sets, chains and rules of egress by name: names_nft_linux.go)
 //
 //	chain postrouting (nat, srcnat):
@@ -38,13 +38,22 @@ import (
 //	chain forward (filter):
 //	  ct state established,related accept
 //	  oifname @bridges drop                       nothing new into a jail, nor jail to jail via the host
+//	  iifname @bridges ip6 saddr != @jails6 drop
+//	  iifname @bridges ip6 saddr @named_jails6 <dns/dot port> drop
+//	  iifname @bridges ip6 saddr vmap @jail_policy_fwd6
 //	  iifname @bridges meta nfproto != ipv4 drop
 //	  iifname @bridges ip saddr != @jails drop     unleased (spoofed) sources
+//	  iifname @bridges ip saddr @named_jails <dns/dot port> drop
 //	  iifname @bridges ip saddr vmap @jail_policy_fwd
 //	  iifname @bridges drop
 //	chain input (filter): the host itself, any of its addresses
 //	  iifname @bridges ct state established,related accept
+//	  iifname @bridges ip6 <ndp> accept
+//	  iifname @bridges ip6 saddr @named_jails6 <dns/dot port> drop
+//	  iifname @bridges ip6 saddr vmap @jail_policy_in6
 //	  iifname @bridges meta nfproto != ipv4 drop
+//	  iifname @bridges ip saddr @named_jails <redirected query> accept
+//	  iifname @bridges ip saddr @named_jails <dns/dot port> drop
 //	  iifname @bridges ip saddr vmap @jail_policy_in
 //	  iifname @bridges drop
 //
@@ -57,11 +66,16 @@ import (
 //	  ip daddr . meta l4proto . th dport @pol_<tag>_allow accept
 //	  ip daddr 169.254.0.0/16 drop
 //	  ip saddr . ip daddr . meta l4proto . th dport @named_allow accept
+//	  (IPv6: pol_<tag>_deny6, pol_<tag>_allow6, fe80::/10 drop)
 //	  ip6 saddr . ip6 daddr . meta l4proto . th dport @named_allow6 accept
 //	  drop                                         accept if the allow list is empty
 //	chain pol_<tag>_in:
 //	  meta l4proto . th dport @pol_<tag>_host accept
 //	  drop
+//
+// IPv6 (subnet6) adds sets, maps and rules of its own, listed in
+// ipv6_linux.go; anti-spoofing lives in a second table, bridge loginjail
+// (antispoof_linux.go); restore_linux.go rebuilds both after a flush.
 //
 // Which tag names which policy is recorded in the state dir, and all
 // changes to policies and verdict maps are made under its nft.lock (see
@@ -69,7 +83,7 @@ import (
 
 const (
 	tableName  = "loginjail"
-	schemaMark = "schema_v3"
+	schemaMark = "schema_v4"
 )
 
 var table = &nftables.Table{Name: tableName, Family: nftables.TableFamilyINet}
@@ -234,7 +248,7 @@ func inSet(name string, reg uint32, invert bool) []expr.Any {
 
 func addSchema(c *nftables.Conn) error {
 	c.AddTable(table)
-	for _, s := range []*nftables.Set{setBridges, setJails, mapPolicyFwd, mapPolicyIn} {
+	for _, s := range []*nftables.Set{setBridges, setJails, mapPolicyFwd, mapPolicyIn, setJails6, mapPolicyFwd6, mapPolicyIn6} {
 		s := *s // AddSet assigns an ID; keep the templates clean
 		if err := c.AddSet(&s, nil); err != nil {
 			return fmt.Errorf("add nft set %s: %w", s.Name, err)
@@ -260,22 +274,30 @@ func addSchema(c *nftables.Conn) error {
 	}
 
 	addRule(c, post, isV4, saddr, inSet(setJails.Name, 1, false), notOutBridge, []expr.Any{&expr.Masq{}})
+	addRule(c, post, isV6, saddr6, inSet(setJails6.Name, 1, false), notOutBridge, []expr.Any{&expr.Masq{}})
 	addNamesPrerouting(c, inBridge)
 
 	addRule(c, fwd, estRel, acceptV)
 	addRule(c, fwd, outBridge, dropV)
+	addRule(c, fwd, inBridge, isV6, saddr6, inSet(setJails6.Name, 1, true), dropV)
+	// A named jail's DNS goes to its own resolver only, on either family:
+	// these come before the dispatch to the policy, whose allow list could
+	// name a resolver's address and port.
+	addRule(c, fwd, inBridge, namedJail6(), dnsBlocked(), dropV)
+	addRule(c, fwd, inBridge, isV6, saddr6, vmap(mapPolicyFwd6))
 	addRule(c, fwd, inBridge, notV4, dropV)
 	addRule(c, fwd, inBridge, isV4, saddr, inSet(setJails.Name, 1, true), dropV)
 	addRule(c, fwd, inBridge, isV4, namedJail(), dnsBlocked(), dropV)
-	addRule(c, fwd, inBridge, namedJail6(), dnsBlocked(), dropV)
 	addRule(c, fwd, inBridge, isV4, saddr, vmap(mapPolicyFwd))
 	addRule(c, fwd, inBridge, dropV)
 
 	addRule(c, in, inBridge, estRel, acceptV)
+	addRule(c, in, inBridge, isV6, ndp, acceptV)
+	addRule(c, in, inBridge, namedJail6(), dnsBlocked(), dropV)
+	addRule(c, in, inBridge, isV6, saddr6, vmap(mapPolicyIn6))
 	addRule(c, in, inBridge, notV4, dropV)
 	addRule(c, in, inBridge, isV4, namedJail(), redirectedQuery(), acceptV)
 	addRule(c, in, inBridge, isV4, namedJail(), dnsBlocked(), dropV)
-	addRule(c, in, inBridge, namedJail6(), dnsBlocked(), dropV)
 	addRule(c, in, inBridge, isV4, saddr, vmap(mapPolicyIn))
 	addRule(c, in, inBridge, dropV)
 
@@ -287,16 +309,17 @@ func addSchema(c *nftables.Conn) error {
 }
 
 // policyNames are the names of one policy's chains and sets.
-type policyNames struct{ fwd, in, deny, allow, host string }
+type policyNames struct{ fwd, in, deny, allow, host, deny6, allow6 string }
 
 func namesOf(tag string) policyNames {
 	p := "pol_" + tag
-	return policyNames{fwd: p + "_fwd", in: p + "_in", deny: p + "_deny", allow: p + "_allow", host: p + "_host"}
+	return policyNames{fwd: p + "_fwd", in: p + "_in", deny: p + "_deny", allow: p + "_allow", host: p + "_host",
+		deny6: p + "_deny6", allow6: p + "_allow6"}
 }
 
 // The number of rules addPolicy puts in a policy's chains.
 const (
-	policyFwdRules = 6
+	policyFwdRules = 6 + policy6Rules
 	policyInRules  = 2
 )
 
@@ -307,7 +330,8 @@ func addPolicy(c *nftables.Conn, tag string, p *policy) error {
 		name string
 		key  nftables.SetDatatype
 		els  []element
-	}{{n.deny, egressKey, p.deny}, {n.allow, egressKey, p.allow}, {n.host, hostKey, p.hostAllow}} {
+	}{{n.deny, egressKey, p.deny}, {n.allow, egressKey, p.allow}, {n.host, hostKey, p.hostAllow},
+		{n.deny6, hostKey, p.deny6}, {n.allow6, hostKey, p.allow6}} {
 		set := &nftables.Set{Table: table, Name: s.name, KeyType: s.key, Interval: true, Concatenation: true}
 		if err := c.AddSet(set, toSetElements(s.els)); err != nil {
 			return fmt.Errorf("add nft set %s: %w", s.name, err)
@@ -328,6 +352,7 @@ func addPolicy(c *nftables.Conn, tag string, p *policy) error {
 	addRule(c, fwd, isV4, egressTuple, inSet(n.allow, 8, false), acceptV)
 	addRule(c, fwd, isV4, llDaddr, dropV)
 	addRule(c, fwd, isV4, namedAllowRule(), acceptV)
+	addPolicy6Rules(c, fwd, n)
 	addRule(c, fwd, namedAllowRule6(), acceptV)
 	if p.allowAll {
 		addRule(c, fwd, acceptV)
@@ -345,7 +370,7 @@ func delPolicy(c *nftables.Conn, tag string) {
 	n := namesOf(tag)
 	c.DelChain(&nftables.Chain{Name: n.fwd, Table: table})
 	c.DelChain(&nftables.Chain{Name: n.in, Table: table})
-	for _, name := range []string{n.deny, n.allow, n.host} {
+	for _, name := range []string{n.deny, n.allow, n.host, n.deny6, n.allow6} {
 		c.DelSet(&nftables.Set{Table: table, Name: name})
 	}
 }
@@ -364,7 +389,7 @@ func toSetElements(els []element) []nftables.SetElement {
 
 // jailElems are a jail's elements in the table's sets and maps; with
 // tag == "" only their keys, for deletion.
-func jailElems(ip netip.Addr, tag string) []struct {
+func jailElems(ip, ip6 netip.Addr, tag string) []struct {
 	s  *nftables.Set
 	el nftables.SetElement
 } {
@@ -383,7 +408,7 @@ func jailElems(ip netip.Addr, tag string) []struct {
 		out[1].el.VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: n.fwd}
 		out[2].el.VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: n.in}
 	}
-	return out
+	return append(out, jailElems6(ip6, tag)...)
 }
 
 func isNotFound(err error) bool {

@@ -75,6 +75,26 @@ func policyTag(stateDir, digest string) (tag string, claimed bool, err error) {
 	return "", false, fmt.Errorf("no free policy tag near %s", digest[:8])
 }
 
+// recordedTag returns the tag recorded for the policy with digest, if
+// any, without claiming one. The caller holds nft.lock.
+func recordedTag(stateDir, digest string) (string, bool) {
+	h, err := strconv.ParseUint(digest[:8], 16, 32)
+	if err != nil {
+		return "", false
+	}
+	for i := range uint32(1 << 12) {
+		tag := fmt.Sprintf("%08x", uint32(h)+i)
+		b, err := os.ReadFile(policyPath(stateDir, tag))
+		if err != nil {
+			return "", false
+		}
+		if strings.TrimSpace(string(b)) == digest {
+			return tag, true
+		}
+	}
+	return "", false
+}
+
 // attachFirewall adds e's jail to the firewall, in one nftables
 // transaction: its address in @jails and, as jumps to its policy's chains,
 // in the verdict maps; the policy's chains and sets too if they are
@@ -85,6 +105,12 @@ func attachFirewall(stateDir, bridge string, e *sessionElems) error {
 		return err
 	}
 	defer unlock()
+	return attachFirewallLocked(stateDir, bridge, e)
+}
+
+// attachFirewallLocked is attachFirewall for a caller holding nft.lock
+// (Restore).
+func attachFirewallLocked(stateDir, bridge string, e *sessionElems) error {
 	tag, claimed, err := policyTag(stateDir, e.pol.digest)
 	if err != nil {
 		return err
@@ -116,7 +142,7 @@ func addJail(bridge string, e *sessionElems, tag string, create bool) error {
 		if err := c.SetAddElements(setBridges, []nftables.SetElement{{Key: ifname(bridge)}}); err != nil {
 			return err
 		}
-		for _, x := range jailElems(e.ip, tag) {
+		for _, x := range jailElems(e.ip, e.ip6, tag) {
 			if err := c.SetAddElements(x.s, []nftables.SetElement{x.el}); err != nil {
 				return err
 			}
@@ -145,6 +171,10 @@ func detachFirewall(stateDir string, e *sessionElems) error {
 	if err := delJail(e.ip, e.ip6, e.dnsPort != 0); err != nil {
 		return err
 	}
+	if t, ok := recordedTag(stateDir, e.pol.digest); ok {
+		// A restore after a flush may have named the policy anew.
+		e.tag = t
+	}
 	if e.tag == "" {
 		prunePolicies(stateDir)
 		return nil
@@ -155,7 +185,7 @@ func detachFirewall(stateDir string, e *sessionElems) error {
 // reclaimFirewall removes the elements of address ip and deletes every
 // policy no jail uses any more: gc's path, which does not know ip's
 // policy. It costs a transaction per recorded policy.
-func reclaimFirewall(stateDir string, ip netip.Addr) error {
+func reclaimFirewall(stateDir string, ip, ip6 netip.Addr) error {
 	if !ip.IsValid() {
 		return nil
 	}
@@ -164,7 +194,7 @@ func reclaimFirewall(stateDir string, ip netip.Addr) error {
 		return err
 	}
 	defer unlock()
-	if err := delJail(ip, netip.Addr{}, true); err != nil {
+	if err := delJail(ip, ip6, true); err != nil {
 		return err
 	}
 	if err := closeNamedOf(ip); err != nil {
@@ -230,19 +260,19 @@ func delPolicyIfUnused(tag string) (used bool, err error) {
 	for _, ch := range []string{n.fwd, n.in} {
 		del("chain "+ch, func(c *nftables.Conn) { c.DelChain(&nftables.Chain{Name: ch, Table: table}) })
 	}
-	for _, s := range []string{n.deny, n.allow, n.host} {
+	for _, s := range []string{n.deny, n.allow, n.host, n.deny6, n.allow6} {
 		del("set "+s, func(c *nftables.Conn) { c.DelSet(&nftables.Set{Table: table, Name: s}) })
 	}
 	return false, errors.Join(errs...)
 }
 
-// delJail deletes ip's elements from @jails and the verdict maps (and,
-// if named, from @named_jails and @jail_dns, and ip6, if valid, from
-// @named_jails6) in one transaction. Should
-// that fail (another process, or an earlier try, removed some already),
-// it deletes each on its own: a missing one is no error.
+// delJail deletes ip's and ip6's elements from @jails, @jails6 and the
+// verdict maps (and, if named, from @named_jails, @jail_dns and
+// @named_jails6) in one transaction. Should that fail (another process,
+// or an earlier try, removed some already), it deletes each on its own: a
+// missing one is no error.
 func delJail(ip, ip6 netip.Addr, named bool) error {
-	keys := jailElems(ip, "")
+	keys := jailElems(ip, ip6, "")
 	if named {
 		keys = append(keys, namedJailElems(ip, ip6, netip.Addr{}, 0)...)
 	}

@@ -31,6 +31,10 @@ type Spec struct {
 	// Subnet holds the gateway (its first host address, on the bridge) and
 	// the jails' addresses (the rest), e.g. 10.213.0.0/16. IPv4 only.
 	Subnet netip.Prefix
+	// Subnet6, if set, gives the jail an IPv6 address too: a ULA prefix
+	// (fd00::/8) of /64 or larger, the gateway its first host address
+	// (see ipv6.go). Zero: IPv4 only.
+	Subnet6 netip.Prefix
 	// Allow and Deny filter egress from the jail; deny wins; an empty Allow
 	// allows everything except link-local 169.254.0.0/16, which only an
 	// Allow entry inside 169.254.0.0/16 opens.
@@ -50,6 +54,9 @@ type Attachment struct {
 	IP, Gateway netip.Addr
 	Prefix      int
 	HostVeth    string
+	// IP6 and Gateway6 are the IPv6 address and gateway with Subnet6;
+	// zero without.
+	IP6, Gateway6 netip.Addr
 
 	spec  Spec
 	elems sessionElems
@@ -66,8 +73,12 @@ func hostVethName(sessionID string) string {
 	if len(id) > 12 {
 		id = id[:12]
 	}
-	return "lj" + id
+	return vethPrefix + id
 }
+
+// vethPrefix starts every host veth's name; anti-spoofing checks the
+// ports so named.
+const vethPrefix = "lj"
 
 // validate checks the spec in pure Go before any syscall.
 func (s *Spec) validate() error {
@@ -84,6 +95,15 @@ func (s *Spec) validate() error {
 		errs = append(errs, fmt.Errorf("subnet %v: too small, want /30 or larger", s.Subnet))
 	} else if s.Subnet.Masked() != s.Subnet {
 		errs = append(errs, fmt.Errorf("subnet %v: host bits set, want %v", s.Subnet, s.Subnet.Masked()))
+	}
+	if s.Subnet6.IsValid() {
+		if !s.Subnet6.Addr().Is6() || s.Subnet6.Addr().Is4In6() || !netip.MustParsePrefix("fd00::/8").Contains(s.Subnet6.Addr()) {
+			errs = append(errs, fmt.Errorf("subnet6 %v: want a unique local IPv6 prefix (fd00::/8)", s.Subnet6))
+		} else if s.Subnet6.Bits() > 64 || s.Subnet6.Bits() < 48 {
+			errs = append(errs, fmt.Errorf("subnet6 %v: want a /48 to /64", s.Subnet6))
+		} else if s.Subnet6.Masked() != s.Subnet6 {
+			errs = append(errs, fmt.Errorf("subnet6 %v: host bits set, want %v", s.Subnet6, s.Subnet6.Masked()))
+		}
 	}
 	if s.StateDir == "" {
 		errs = append(errs, errors.New("state dir: empty"))

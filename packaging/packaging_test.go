@@ -127,7 +127,7 @@ func policyNames(c *config.Config) string {
 
 // keyLine is a key set or shown commented with a single '#' (two in a
 // commented example policy).
-var keyLine = regexp.MustCompile(`^#{0,2}([a-z_]+) = `)
+var keyLine = regexp.MustCompile(`^#{0,2}([a-z_][a-z0-9_]*) = `)
 
 // tableLine is a table header, live or in a commented example.
 var tableLine = regexp.MustCompile(`^#?\[\[?([a-z_.]+)\]\]?\s*$`)

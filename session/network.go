@@ -25,6 +25,11 @@ func NetworkFor(cfg *config.Config, r *config.Resolved, id string) (*netpolicy.S
 		return nil, fmt.Errorf("network subnet %q: %w", n.Subnet, err)
 	}
 	spec := &netpolicy.Spec{SessionID: id, Bridge: n.Bridge, Subnet: subnet, StateDir: netStateDir(cfg), DNS: dnsServers(n.DNS)}
+	if n.Subnet6 != "" {
+		if spec.Subnet6, err = netip.ParsePrefix(n.Subnet6); err != nil {
+			return nil, fmt.Errorf("network subnet6 %q: %w", n.Subnet6, err)
+		}
+	}
 	if spec.Allow, err = netRules(n.Allow, config.ParseRules); err != nil {
 		return nil, err
 	}

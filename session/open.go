@@ -71,6 +71,7 @@ type Session struct {
 	record   *Record
 	registry *Registry
 	stopIdle chan struct{}
+	stopKeep func() // ends keepOwnFirewall; nil before it started
 }
 
 // Open builds the login's jail by its policy (l.Policy, or resolved
@@ -105,6 +106,9 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 	if err := s.registry.Create(s.record); err != nil {
 		return nil, err
 	}
+	if spec.Network != nil {
+		restoreBeforeAttach(cfg)
+	}
 	s.Jail, err = jail.Start(ctx, spec)
 	if err != nil {
 		s.registry.Remove(id)
@@ -123,6 +127,7 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 		s.Activity = NewActivity()
 	}
 	go s.registry.persistInput(id, s.Activity, s.stopIdle)
+	s.stopKeep = s.keepOwnFirewall()
 	slog.Info("session start", "session", id, "user", l.User, "frontdoor", l.Frontdoor, "remote", l.RemoteStr,
 		"policy", res.Policy, "pid", s.Jail.Pid, "net", res.Jail.Network.Mode, "ip", s.record.IP)
 	return s, nil
@@ -149,6 +154,9 @@ func (s *Session) LoginShell(cmd, term string, pty bool) jail.ProcSpec {
 // Close ends the jail (its processes get stopGrace between SIGTERM and
 // SIGKILL) and reclaims everything it had: network, session dir, record.
 func (s *Session) Close() error {
+	if s.stopKeep != nil {
+		s.stopKeep()
+	}
 	var errs []error
 	if s.stopIdle != nil {
 		close(s.stopIdle)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/doctor"
+	"github.com/loginjail/loginjail/session"
 )
 
 // cmdDoctor checks the host for what jails need: one line per check, ok /
@@ -31,6 +32,11 @@ func cmdDoctor(args []string) int {
 	if os.Geteuid() != 0 {
 		fmt.Println("warn doctor: not run as root: files only root may read (host keys, lib_dir) may be reported wrongly -- fix: sudo loginjail doctor")
 	}
+	if os.Geteuid() == 0 {
+		// Not from files: doctor's own checks only read files, this one
+		// asks nf_tables over netlink, which only root may.
+		results = append(results, firewallResult(cfg))
+	}
 	if err := doctor.Write(os.Stdout, results); err != nil {
 		return fail("doctor", err)
 	}
@@ -38,4 +44,26 @@ func cmdDoctor(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// firewallResult is doctor's line on the nat firewall table: missing or
+// partial while nat sessions are live is a failure (their isolation and
+// NAT are gone; the keepers restore it within seconds, a nat login too).
+func firewallResult(cfg *config.Config) doctor.Result {
+	const name = "nat firewall"
+	h, relevant, err := session.FirewallHealth(cfg)
+	switch {
+	case err != nil:
+		return doctor.Result{Check: name, Status: doctor.Warn, Msg: "cannot read the nftables ruleset: " + err.Error(), Fix: "modprobe nf_tables; `nft list tables` must work"}
+	case !relevant:
+		return doctor.Result{Check: name, Status: doctor.OK, Msg: "no live nat session and no table inet loginjail (made by the first nat login)"}
+	case h.Whole():
+		return doctor.Result{Check: name, Status: doctor.OK, Msg: h.String()}
+	case h.Checked == 0:
+		// A table without live sessions: the next nat login rebuilds it.
+		return doctor.Result{Check: name, Status: doctor.Warn, Msg: h.String() + " (no live nat session; the next nat login rebuilds it)",
+			Fix: "nothing, or `nft delete table inet loginjail` to drop it"}
+	}
+	return doctor.Result{Check: name, Status: doctor.Fail, Msg: h.String(),
+		Fix: "something flushed or changed the ruleset (nft flush ruleset, nftables.service restart): loginjail sshd and each session's process restore it within seconds; if this persists, check their logs for net.restore"}
 }

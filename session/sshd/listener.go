@@ -2,6 +2,7 @@ package sshd
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,6 +104,11 @@ func Serve(opts Options) error {
 	if err := session.NotifyReady(); err != nil {
 		slog.Warn("notify systemd", "err", err)
 	}
+
+	// Live nat jails keep their firewall through `nft flush ruleset`:
+	// their own processes watch for it too, the listener as a second pair
+	// of eyes that covers all of them.
+	go session.KeepFirewall(context.Background(), l.cfg, slog.Default())
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

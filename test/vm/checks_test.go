@@ -338,6 +338,33 @@ tcp %s 9000 'echo x >&3'; echo "other-jail $?"`, a.IP)
 			t.Errorf("nat isolation: %s reachable from a jail: %q", blocked, out)
 		}
 	}
+
+	// Debian's nftables.service flushes the whole ruleset on restart
+	// (/etc/nftables.conf begins with `flush ruleset`). The live jail and
+	// new logins get isolation and NAT back, without a loginjail restart.
+	g.sh(t, "systemctl restart nftables")
+	g.sh(t, fmt.Sprintf(`for i in $(seq 200); do nft list set inet loginjail jails 2>/dev/null | grep -qF ' %s' && exit 0; sleep 0.1; done
+echo "the live jail's firewall elements did not come back"; nft list ruleset; journalctl -u loginjail --no-pager | tail -20; exit 1`, a.IP))
+	out = g.sh(t, login(2222, "ljvm-nat", probe))
+	if !strings.Contains(out, "from 192.0.2.1\n") || !strings.Contains(out, "outside 0") {
+		t.Errorf("nat after systemctl restart nftables: a new login is not masqueraded out: %q", out)
+	}
+	for _, blocked := range []string{"host-sshd", "loopback-22", "other-jail"} {
+		if strings.Contains(out, blocked+" 0") {
+			t.Errorf("nat isolation after systemctl restart nftables: %s reachable from a new jail: %q", blocked, out)
+		}
+	}
+	live := `tcp() { timeout 5 bash -c "exec 3<>/dev/tcp/$1/$2; $3" 2>/dev/null; }
+tcp 192.0.2.2 8080 'printf "GET /cgi-bin/ip HTTP/1.0\r\n\r\n" >&3; cat <&3' | tr -d '\r' | grep '^from '; echo "outside $?"
+tcp 10.0.2.15 22 'head -c 3 <&3'; echo " host-sshd $?"`
+	out = g.sh(t, "loginjail enter "+a.ID+" -- bash -c "+shellQuote(live))
+	if !strings.Contains(out, "from 192.0.2.1\n") || !strings.Contains(out, "outside 0") || strings.Contains(out, "host-sshd 0") {
+		t.Errorf("the live jail after systemctl restart nftables: want NAT back and the host closed: %q", out)
+	}
+	if out := g.sh(t, "loginjail doctor | grep 'nat firewall' || true"); !strings.HasPrefix(out, "ok") {
+		t.Errorf("doctor after the restore: %q, want ok", out)
+	}
+
 	rules := g.sh(t, "nft list ruleset | grep -c . ; systemctl is-active nftables")
 	t.Logf("%s: nft ruleset lines / nftables.service: %s", g.im.dist, strings.ReplaceAll(rules, "\n", " "))
 	cg := g.cgroupOf(t, a.PID)
