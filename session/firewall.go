@@ -103,7 +103,7 @@ func FirewallHealth(cfg *config.Config) (h netpolicy.Health, ok bool, err error)
 func KeepFirewall(ctx context.Context, cfg *config.Config, log *slog.Logger) {
 	keepFirewall(ctx, func() (map[string][]netpolicy.Live, error) {
 		return liveNetworks(NewRegistry(cfg.Server.StateDir))
-	}, false, log)
+	}, false, nil, log)
 }
 
 // keepFirewall is KeepFirewall for the networks live returns. With
@@ -112,7 +112,9 @@ func KeepFirewall(ctx context.Context, cfg *config.Config, log *slog.Logger) {
 // both tables and the elements, 7 ms at 500 live sessions, measured by
 // bench/fw_restore.sh) waits for a notification: what each of many
 // session keepers can afford, the listener's full check covering the rest.
-func keepFirewall(ctx context.Context, live func() (map[string][]netpolicy.Live, error), cheapTimer bool, log *slog.Logger) {
+// after, if set, runs after every full check: what only the session's
+// own process can put back (its resolver's redirect and open addresses).
+func keepFirewall(ctx context.Context, live func() (map[string][]netpolicy.Live, error), cheapTimer bool, after func(), log *slog.Logger) {
 	check := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -157,6 +159,9 @@ func keepFirewall(ctx context.Context, live func() (map[string][]netpolicy.Live,
 		if err != nil {
 			log.Error("firewall: cannot restore the nat firewall", "event", "net.restore", "err", err)
 		}
+		if after != nil {
+			after()
+		}
 	}
 }
 
@@ -169,11 +174,20 @@ func (s *Session) keepOwnFirewall() (stop func()) {
 		return func() {}
 	}
 	own := map[string][]netpolicy.Live{s.record.Network.StateDir: {{Spec: *s.record.Network, IP: s.Jail.Net.IP}}}
+	log := slog.Default().With("session", s.ID)
+	// The registry does not know the port of a named jail's resolver, so
+	// whoever restored the tables, this process puts its redirect and the
+	// addresses its resolver opened back (adding what is there is a no-op).
+	names := func() {
+		if err := s.Jail.Net.RestoreNames(); err != nil {
+			log.Error("firewall: cannot restore the jail's names", "event", "net.restore", "err", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		keepFirewall(ctx, func() (map[string][]netpolicy.Live, error) { return own, nil }, true, slog.Default().With("session", s.ID))
+		keepFirewall(ctx, func() (map[string][]netpolicy.Live, error) { return own, nil }, true, names, log)
 	}()
 	return func() { cancel(); <-done }
 }
