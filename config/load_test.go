@@ -145,7 +145,7 @@ func TestLoadEveryKey(t *testing.T) {
 			AuthorizedKeysCommand:        "/usr/local/bin/keys %u %f",
 			AuthorizedKeysCommandUser:    "nobody",
 			RecordDir:                    "/var/log/lj",
-			MetricsListen:         "127.0.0.1:9322",
+			MetricsListen:                "127.0.0.1:9322",
 		},
 		Jail: Jail{
 			UserMode:       "root",
