@@ -53,7 +53,9 @@ func policy6(s *Spec) (allow6, deny6 []element) {
 func addressFree(rules []Rule) []Rule {
 	var out []Rule
 	for _, r := range rules {
-		if !r.Net.IsValid() {
+		// A name rule has no Net either, but its ports are for the
+		// addresses the name resolves to (@named_allow6), not for all.
+		if !r.Net.IsValid() && r.Name == "" {
 			out = append(out, r)
 		}
 	}

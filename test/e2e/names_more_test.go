@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,10 +148,18 @@ try direct 'exec 3<>/dev/tcp/192.0.2.11/80'
 		out, err := exec.Command("ip", append([]string{"netns", "exec", w.host, "nft"}, args...)...).CombinedOutput()
 		return string(out), err
 	}
-	if out, err := nft("flush", "ruleset"); err != nil {
+	// The session's process restores within milliseconds: stopped, it
+	// lets the test see that the flush took the table.
+	owner := recordOwner(t, e, sess.ID)
+	syscall.Kill(owner, syscall.SIGSTOP)
+	out, err := nft("flush", "ruleset")
+	if err != nil {
+		syscall.Kill(owner, syscall.SIGCONT)
 		t.Fatalf("nft flush ruleset: %v %s", err, out)
 	}
-	if out, err := nft("list", "table", "inet", "loginjail"); err == nil {
+	out, err = nft("list", "table", "inet", "loginjail")
+	syscall.Kill(owner, syscall.SIGCONT)
+	if err == nil {
 		t.Fatalf("the table survived the flush:\n%s", out)
 	}
 	// The table comes back first (restored from the registry), the jail's
