@@ -180,6 +180,7 @@ try direct 'exec 3<>/dev/tcp/192.0.2.11/80'
 		time.Sleep(50 * time.Millisecond)
 	}
 	if got := run(); got != want {
-		t.Errorf("after the flush and restore:\n%s\nwant:\n%s", got, want)
+		table, _ := nft("list", "table", "inet", "loginjail")
+		t.Errorf("after the flush and restore:\n%s\nwant:\n%s\nthe table:\n%s", got, want, table)
 	}
 }
