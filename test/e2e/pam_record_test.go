@@ -160,8 +160,10 @@ func TestPAMWatch(t *testing.T) {
 	u := testutil.NewUser(t, "pamwatch")
 	s.authorize(t, u)
 	m := newTmux(t, "ssh -t "+strings.Join(s.sshArgs(u), " "))
-	m.send("echo READY")
-	m.waitFor("READY")
+	// A computed marker: the terminal echoes what is typed before the
+	// jail's shell runs.
+	m.send("echo READY-$((40+2))")
+	m.waitFor("READY-42")
 	var out, serr lockedBuffer
 	w := exec.Command(e.bin, "watch", "--config", e.cfg, u.Name)
 	w.Stdout, w.Stderr = &out, &serr
