@@ -183,18 +183,24 @@ func configureInJail(nsFd int, a *Attachment) error {
 
 // ensureForwarding turns on IPv4 forwarding in the host's netns.
 func ensureForwarding() error {
-	const p = "/proc/sys/net/ipv4/ip_forward"
-	b, err := os.ReadFile(p)
+	return enableSysctl("/proc/sys/net/ipv4/ip_forward", "ip_forward",
+		"netpolicy: enabled IPv4 forwarding (net.ipv4.ip_forward=1) for nat jails")
+}
+
+// enableSysctl sets the boolean sysctl at path to 1 if it is not, and
+// then logs done; name is how errors call it.
+func enableSysctl(path, name, done string) error {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read ip_forward: %w", err)
+		return fmt.Errorf("read %s: %w", name, err)
 	}
 	if strings.TrimSpace(string(b)) == "1" {
 		return nil
 	}
-	if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
-		return fmt.Errorf("enable ip_forward: %w", err)
+	if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
+		return fmt.Errorf("enable %s: %w", name, err)
 	}
-	slog.Info("netpolicy: enabled IPv4 forwarding (net.ipv4.ip_forward=1) for nat jails")
+	slog.Info(done)
 	return nil
 }
 

@@ -3,11 +3,8 @@ package netpolicy
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -104,20 +101,9 @@ func jailElems6(ip6 netip.Addr, tag string) []struct {
 
 // ensureForwarding6 turns on IPv6 forwarding in the host's netns.
 func ensureForwarding6() error {
-	const p = "/proc/sys/net/ipv6/conf/all/forwarding"
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return fmt.Errorf("read ipv6 forwarding: %w", err)
-	}
-	if strings.TrimSpace(string(b)) == "1" {
-		return nil
-	}
-	if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
-		return fmt.Errorf("enable ipv6 forwarding: %w", err)
-	}
-	slog.Info("netpolicy: enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1) for nat jails with subnet6; " +
-		"interfaces with accept_ra=1 now ignore router advertisements (set accept_ra=2 where the host takes its own route from them)")
-	return nil
+	return enableSysctl("/proc/sys/net/ipv6/conf/all/forwarding", "ipv6 forwarding",
+		"netpolicy: enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1) for nat jails with subnet6; "+
+			"interfaces with accept_ra=1 now ignore router advertisements (set accept_ra=2 where the host takes its own route from them)")
 }
 
 // ensureBridge6 gives the bridge the IPv6 gateway address.

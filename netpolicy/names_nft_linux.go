@@ -131,15 +131,21 @@ func dnsBlocked() []expr.Any {
 	return append(append([]expr.Any{}, hostTuple...), &expr.Lookup{SourceRegister: 8, SetName: setDNSBlock.Name})
 }
 
-// redirectedQuery matches a query our prerouting redirect rewrote.
+// redirectedQuery matches a query our prerouting redirect rewrote: a
+// destination NATed to a gateway address, which only that redirect makes
+// of a jail's traffic (a jail that sends to its resolver's port itself is
+// not NATed and meets its policy's input chain). It does not also match
+// the original port (ct original proto-dst 53): google/nftables v0.3.0
+// cannot read that expression back from the kernel (it takes the u8
+// direction for a u32), and Inspect, restore and doctor list these rules.
 func redirectedQuery() []expr.Any {
 	return []expr.Any{
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 			Mask: binaryutil.NativeEndian.PutUint32(ipsDstNAT), Xor: binaryutil.NativeEndian.PutUint32(0)},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
-		&expr.Ct{Register: 1, Key: expr.CtKeyPROTODST, Direction: 0},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(53)},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: setGateways.Name},
 	}
 }
 

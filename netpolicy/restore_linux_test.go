@@ -2,6 +2,7 @@ package netpolicy
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func testFlushRestore(t *testing.T, stateDir string, live []Live, j1 *jail, gw n
 
 	// Partial: the input chain emptied by hand.
 	run(t, "nft", "flush", "chain", "inet", tableName, "input")
-	if h, err := Inspect(live); err != nil || len(h.Partial) != 1 || !strings.Contains(h.Partial[0], "chain input: 0 of 6") {
+	if h, err := Inspect(live); err != nil || len(h.Partial) != 1 || !strings.Contains(h.Partial[0], fmt.Sprintf("chain input: 0 of %d", schemaChains["input"])) {
 		t.Fatalf("after emptying input: %v %v, want it named partial", h, err)
 	}
 	expectReach(t, j1, gw.String()+":7000", true)
