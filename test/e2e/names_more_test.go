@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,6 +110,14 @@ func TestNamesFlushRestore(t *testing.T) {
 	w := newNameWorld(t, "192.0.2.10 allowed.test\n192.0.2.11 blocked.test\n", "192.0.2.10:80", "192.0.2.11:80")
 	u := testutil.NewUser(t, "namesfl")
 	cmd := exec.Command("ip", "netns", "exec", w.host, e.bin, "run", "--config", e.cfg, "--user", u.Name, "--", "sleep", "600")
+	runLog, _ := os.Create(filepath.Join(t.TempDir(), "run.log"))
+	cmd.Stderr = runLog
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(runLog.Name())
+			t.Logf("the session's log:\n%s", b)
+		}
+	})
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
