@@ -6,24 +6,5 @@
 # (-n N). Everything happens in a throwaway network namespace.
 set -euo pipefail
 
-die() { printf 'fw_restore: error: %s\n' "$*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (try: sudo bash bench/fw_restore.sh)"
-command -v ip >/dev/null 2>&1 || die "ip not found"
-
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-go_bin=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-[ -x "$go_bin" ] || die "no Go toolchain (looked for go in PATH and /usr/local/go/bin/go)"
-
-tmp=$(mktemp -d)
-ns="ljb-fw-$$"
-cleanup() {
-	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-(cd "$repo_root" && "$go_bin" build -o "$tmp/fwrestore" ./bench/fwrestore) || die "build failed"
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-ip netns exec "$ns" "$tmp/fwrestore" "$@"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/netns_bench.sh"
+netns_bench fw_restore fwrestore "$@"

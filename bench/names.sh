@@ -9,26 +9,5 @@
 # own network is never touched.
 set -euo pipefail
 
-die() { printf 'names: error: %s\n' "$*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (try: sudo bash bench/names.sh)"
-for c in ip unshare nft; do
-	command -v "$c" >/dev/null 2>&1 || die "$c not found"
-done
-
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-go_bin=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-[ -x "$go_bin" ] || die "no Go toolchain (looked for go in PATH and /usr/local/go/bin/go)"
-
-tmp=$(mktemp -d)
-ns="ljb-names-$$"
-cleanup() {
-	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-(cd "$repo_root" && "$go_bin" build -o "$tmp/names" ./bench/names) || die "build failed"
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-ip netns exec "$ns" "$tmp/names" "$@"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/netns_bench.sh"
+netns_bench names names "$@"

@@ -9,28 +9,5 @@
 # own network is never touched.
 set -euo pipefail
 
-die() { printf 'net_setup: error: %s\n' "$*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (try: sudo bash bench/net_setup.sh)"
-for c in ip unshare nft; do
-	command -v "$c" >/dev/null 2>&1 || die "$c not found"
-done
-
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-go_bin=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-[ -x "$go_bin" ] || die "no Go toolchain (looked for go in PATH and /usr/local/go/bin/go)"
-
-tmp=$(mktemp -d)
-ns="ljb-host-$$"
-cleanup() {
-	ip netns del "$ns" 2>/dev/null || true
-	# Jail namespaces B pinned, if the benchmark died mid-run.
-	for p in /run/netns/ljbj*; do [ -e "$p" ] && ip netns del "$(basename "$p")" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-(cd "$repo_root" && "$go_bin" build -o "$tmp/netsetup" ./bench/netsetup) || die "build failed"
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-ip netns exec "$ns" "$tmp/netsetup" "$@"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/netns_bench.sh"
+netns_bench net_setup netsetup "$@"
