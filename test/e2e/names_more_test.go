@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,31 +108,7 @@ func TestNamesFlushRestore(t *testing.T) {
 	e := newEnv(t, "[jail.network]\nmode = \"nat\"\ndns = [\"192.0.2.1\"]\nallow = [\"allowed.test:tcp/80\"]\n")
 	w := newNameWorld(t, "192.0.2.10 allowed.test\n192.0.2.11 blocked.test\n", "192.0.2.10:80", "192.0.2.11:80")
 	u := testutil.NewUser(t, "namesfl")
-	cmd := exec.Command("ip", "netns", "exec", w.host, e.bin, "run", "--config", e.cfg, "--user", u.Name, "--", "sleep", "600")
-	runLog, _ := os.Create(filepath.Join(t.TempDir(), "run.log"))
-	cmd.Stderr = runLog
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(runLog.Name())
-			t.Logf("the session's log:\n%s", b)
-		}
-	})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var sess psEntry
-	for i := 0; sess.IP == "" && i < 800; i++ {
-		for _, s := range e.ps() {
-			if s.Pid > 0 && s.IP != "" {
-				sess = s
-			}
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	if sess.IP == "" {
-		t.Fatal("the nat session never showed in ps with an address")
-	}
+	sess := startNatRun(t, e, w.host, u)
 	const probe = `
 try() { if timeout 3 bash -c "$2" 2>/dev/null; then echo "$1 reached"; else echo "$1 blocked"; fi; }
 getent hosts allowed.test | awk '{print "resolved", $1}'

@@ -41,23 +41,7 @@ func TestNatFlushRestore(t *testing.T) {
 	}
 	t.Cleanup(func() { hsrv.Process.Kill(); hsrv.Wait() })
 
-	cmd := exec.Command("ip", "netns", "exec", w.host, e.bin, "run", "--config", e.cfg, "--user", u.Name, "--", "sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var sess psEntry
-	for i := 0; sess.IP == "" && i < 800; i++ {
-		for _, s := range e.ps() {
-			if s.Pid > 0 && s.IP != "" {
-				sess = s
-			}
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	if sess.IP == "" {
-		t.Fatal("the nat session never showed in ps with an address")
-	}
+	sess := startNatRun(t, e, w.host, u)
 	owner := recordOwner(t, e, sess.ID)
 	probe := func() string {
 		t.Helper()
@@ -153,4 +137,41 @@ func recordOwner(t *testing.T, e *env, id string) int {
 		t.Fatalf("record of %s: owner %d %v", id, r.Owner, err)
 	}
 	return r.Owner
+}
+
+// startNatRun starts `loginjail run` for u in the test host netns ns (a
+// nat session, sleeping) and returns it once ps lists it with an address;
+// the session's log is shown if the test fails.
+func startNatRun(t *testing.T, e *env, ns string, u *testutil.User) psEntry {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, e.bin, "run", "--config", e.cfg, "--user", u.Name, "--", "sleep", "600")
+	runLog, err := os.Create(filepath.Join(t.TempDir(), "run.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = runLog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(runLog.Name())
+			t.Logf("the session's log:\n%s", b)
+		}
+	})
+	var sess psEntry
+	for i := 0; sess.IP == "" && i < 800; i++ {
+		for _, s := range e.ps() {
+			if s.Pid > 0 && s.IP != "" {
+				sess = s
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if sess.IP == "" {
+		t.Fatal("the nat session never showed in ps with an address")
+	}
+	return sess
 }
