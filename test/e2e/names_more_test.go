@@ -168,3 +168,20 @@ try direct 'exec 3<>/dev/tcp/192.0.2.11/80'
 		t.Errorf("after the flush and restore:\n%s\nwant:\n%s\nthe table:\n%s", got, want, table)
 	}
 }
+
+// TestCheckConfigListsNames: `loginjail check-config --user` tells the
+// admin which names the user's policy lets the jail reach, and which it
+// refuses.
+func TestCheckConfigListsNames(t *testing.T) {
+	e := newEnv(t, "[jail.network]\nmode = \"nat\"\nallow = [\"allowed.test:tcp/80\", \"*.mirror.test:tcp/80,443\"]\ndeny = [\"bad.mirror.test\"]\n")
+	u := testutil.NewUser(t, "namescc")
+	out, serr, code := e.lj("check-config", "--config", e.cfg, "--user", u.Name)
+	if code != 0 {
+		t.Fatalf("check-config --user: exit %d: %s", code, serr)
+	}
+	for _, want := range []string{"reach allowed.test tcp/80", "reach *.mirror.test tcp/80,tcp/443", "refuse bad.mirror.test"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check-config --user lacks %q:\n%s", want, out)
+		}
+	}
+}
