@@ -293,23 +293,7 @@ func (srv *JailServer) run(sv *served, m *Msg, files []*os.File) {
 	if err != nil {
 		p.Signal(syscall.SIGHUP)
 	}
-	go func() {
-		for {
-			m, files, err := sv.c.Recv()
-			closeFiles(files)
-			if err != nil {
-				select {
-				case <-p.Done():
-				default:
-					p.Signal(syscall.SIGHUP)
-				}
-				return
-			}
-			if m.Type == MsgSignal && m.Signal > 0 && m.Signal < 65 {
-				p.Signal(syscall.Signal(m.Signal))
-			}
-		}
-	}()
+	go srv.relaySignals(sv, p)
 	st, err := p.Wait()
 	if err != nil && !errors.Is(err, jail.ErrJailGone) {
 		srv.lg.Warn("jail server: wait", "err", err)
