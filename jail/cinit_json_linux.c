@@ -190,21 +190,14 @@ static int jp_string(struct jp *j, char **out)
 	return 0;
 }
 
-// jp_int reads an integer in [min, max]; fractions and exponents are
-// rejected (Go writes none for integer fields).
-static int jp_int(struct jp *j, int64_t min, int64_t max, int64_t *out)
+// jp_digits reads the digits of a number up to lim; fractions and
+// exponents are rejected (Go writes none for integer fields).
+static int jp_digits(struct jp *j, uint64_t lim, uint64_t *out)
 {
-	int neg = 0;
-	uint64_t v = 0, lim;
+	uint64_t v = 0;
 
-	jp_ws(j);
-	if (j->p < j->end && *j->p == '-') {
-		neg = 1;
-		j->p++;
-	}
 	if (j->p >= j->end || *j->p < '0' || *j->p > '9')
 		return jp_fail(j, "malformed number");
-	lim = neg ? (uint64_t)(-(min + 1)) + 1 : (uint64_t)max;
 	while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
 		uint64_t d = (uint64_t)(*j->p++ - '0');
 		if (d > lim || v > (lim - d) / 10)
@@ -213,19 +206,32 @@ static int jp_int(struct jp *j, int64_t min, int64_t max, int64_t *out)
 	}
 	if (j->p < j->end && (*j->p == '.' || *j->p == 'e' || *j->p == 'E'))
 		return jp_fail(j, "not an integer");
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	*out = v;
 	return 0;
 }
 
 static int jp_uint(struct jp *j, uint64_t max, uint64_t *out)
 {
-	int64_t v;
+	jp_ws(j);
+	return jp_digits(j, max, out);
+}
 
-	if (max > INT64_MAX)
-		max = INT64_MAX;
-	if (jp_int(j, 0, (int64_t)max, &v) < 0)
+// jp_int reads an integer in [min, max] (min <= 0 <= max).
+static int jp_int(struct jp *j, int64_t min, int64_t max, int64_t *out)
+{
+	uint64_t v;
+
+	jp_ws(j);
+	if (j->p < j->end && *j->p == '-') {
+		j->p++;
+		if (jp_digits(j, (uint64_t)(-(min + 1)) + 1, &v) < 0)
+			return -1;
+		*out = (int64_t)(0 - v);
+		return 0;
+	}
+	if (jp_digits(j, (uint64_t)max, &v) < 0)
 		return -1;
-	*out = (uint64_t)v;
+	*out = (int64_t)v;
 	return 0;
 }
 
