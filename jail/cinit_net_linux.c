@@ -45,6 +45,8 @@ struct dial {
 };
 
 static struct dial dials[MAX_DIALS];
+// ndials counts the slots in use: an idle init scans none of them.
+static int ndials;
 
 // hostport splits "host:port" or "[v6]:port" as Go's net.SplitHostPort.
 static int hostport(const char *in, char *host, size_t hostlen, const char **port)
@@ -159,6 +161,7 @@ static void dial_finish(struct dial *d, int fd, const char *err)
 		cinit_send(&r, fd);
 	if (d->fd >= 0)
 		close(d->fd);
+	ndials--;
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
 }
@@ -243,6 +246,7 @@ void cinit_dial_start(uint64_t id, const struct cinit_net *n)
 	}
 	*d = (struct dial){ .used = 1, .id = id, .fd = -1,
 			    .deadline = cinit_now_ms() + DIAL_TIMEOUT_MS };
+	ndials++;
 	snprintf(d->addr, sizeof(d->addr), "%s", n->addr ? n->addr : "");
 	if (hostport(d->addr, host, sizeof(host), &port) < 0) {
 		dial_finish(d, -1, "malformed address");
@@ -261,7 +265,7 @@ int cinit_dial_pollfds(struct pollfd *pfds, int max, int *timeout_ms)
 	int n = 0;
 	int64_t now = cinit_now_ms();
 
-	for (int i = 0; i < MAX_DIALS && n < max; i++) {
+	for (int i = 0; i < MAX_DIALS && n < max && n < ndials; i++) {
 		struct dial *d = &dials[i];
 		if (!d->used)
 			continue;
@@ -345,7 +349,7 @@ void cinit_dial_expire(void)
 {
 	int64_t now = cinit_now_ms();
 
-	for (int i = 0; i < MAX_DIALS; i++)
+	for (int i = 0; i < MAX_DIALS && ndials > 0; i++)
 		if (dials[i].used && now >= dials[i].deadline) {
 			// A helper still at it is killed; the loop reaps it.
 			if (dials[i].helper > 0)
