@@ -28,7 +28,8 @@ extern int cinit_dial_fd;    // dial: where the connected socket goes
 extern char cinit_dial_network[8];
 extern char cinit_dial_addr[512];
 
-// cinit_main runs the init in the calling (single-threaded) process. It
+// cinit_main (cinit_setup_linux.c) runs the init in the calling
+// (single-threaded) process. It
 // returns only in a forked child that must run Go (cinit_role set).
 void cinit_main(int ctl);
 
@@ -98,6 +99,12 @@ int cinit_encode(const struct cinit_reply *r, char *out, size_t cap);
 int cinit_json_escape(char *out, size_t len, size_t cap, const char *s);
 
 // ---- cinit_serve_linux.c ----
+
+// cinit_serve reports ready and serves the caller on ctl until the jail
+// ends; it does not return.
+void cinit_serve(int ctl, int keepalive) __attribute__((noreturn));
+// cinit_die logs msg with errno and ends init.
+void cinit_die(const char *msg) __attribute__((noreturn));
 
 // cinit_send sends reply with fd attached (fd < 0: none). A caller gone
 // away is noted (the session ends), never fatal here.

@@ -13,31 +13,18 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 
 #include "cinit.h"
-
-int cinit_role = CINIT_ROLE_NONE;
-int cinit_ctl_fd = -1;
-int cinit_handoff_fd = -1;
-int cinit_dial_fd = -1;
-char cinit_dial_network[8];
-char cinit_dial_addr[512];
 
 // fdmsg.MaxMessage and MaxFDs: the caller's framing limits.
 #define MSG_MAX (1 << 20)
@@ -55,8 +42,6 @@ static struct {
 	size_t nkids, capkids;
 	char *buf;
 } S = { .ctl = -1, .sfd = -1 };
-
-static jmp_buf go_jmp;
 
 int64_t cinit_now_ms(void)
 {
@@ -85,7 +70,7 @@ void cinit_log(const char *level, const char *msg, int err)
 	}
 }
 
-static void die(const char *msg)
+void cinit_die(const char *msg)
 {
 	cinit_log("ERROR", msg, errno);
 	_exit(1);
@@ -163,7 +148,7 @@ static void add_kid(pid_t pid)
 		size_t cap = S.capkids ? S.capkids * 2 : 16;
 		pid_t *k = realloc(S.kids, cap * sizeof(*k));
 		if (k == NULL)
-			die("out of memory");
+			cinit_die("out of memory");
 		S.kids = k;
 		S.capkids = cap;
 	}
@@ -409,7 +394,7 @@ static void block_signals(sigset_t *set)
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
-		die("sigprocmask");
+		cinit_die("sigprocmask");
 }
 
 void cinit_child_reset(void)
@@ -463,7 +448,7 @@ static int stop_tick(void)
 	return left < 50 ? (int)left : 50;
 }
 
-static void serve(void)
+static void __attribute__((noreturn)) serve(void)
 {
 	static struct pollfd p[2 + MAX_DIALS];
 
@@ -478,7 +463,7 @@ static void serve(void)
 		p[1] = (struct pollfd){ .fd = S.sfd, .events = POLLIN };
 		n = 2 + cinit_dial_pollfds(p + 2, MAX_DIALS, &timeout);
 		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
-			die("poll");
+			cinit_die("poll");
 		if (p[1].revents)
 			read_signals();
 		if (p[0].revents && S.ctl >= 0)
@@ -488,150 +473,20 @@ static void serve(void)
 	}
 }
 
-// ---- from setup to serving ----
-
-// The handoff from the Go setup child: the rlimits and seccomp filter
-// init must carry itself, so that every process it forks inherits them
-// (handoff.go writes it; native byte order, one process to its parent).
-#define HANDOFF_MAGIC 0x4c4a4831u // "LJH1"
-#define HANDOFF_KEEPALIVE 1u
-#define HANDOFF_SECCOMP 2u
-
-struct handoff_hdr {
-	uint32_t magic, flags, nlimits, ninsns;
-};
-
-struct handoff_rlimit {
-	uint32_t resource, pad;
-	uint64_t cur, max;
-};
-
-// read_all reads fd to its end into a malloc'd buffer (at most max).
-static char *read_all(int fd, size_t max, size_t *len)
-{
-	char *b = malloc(max);
-	ssize_t n;
-
-	if (b == NULL)
-		die("out of memory");
-	*len = 0;
-	while (*len < max && (n = read(fd, b + *len, max - *len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die("read the setup handoff");
-		*len += (size_t)n;
-	}
-	return b;
-}
-
-static void apply_rlimits(const struct handoff_rlimit *l, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		struct rlimit r = { .rlim_cur = l[i].cur, .rlim_max = l[i].max };
-		if (setrlimit((int)l[i].resource, &r) < 0)
-			die("setrlimit");
-	}
-}
-
-// apply_seccomp installs the filter, the same program and flag the Go
-// init used (harden_linux.go); no_new_privs is set since the prestart.
-static void apply_seccomp(const struct sock_filter *insns, uint32_t n)
-{
-	struct sock_fprog prog = { .len = (unsigned short)n, .filter = (struct sock_filter *)insns };
-
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0)
-		die("seccomp");
-}
-
-static void apply_handoff(const char *b, size_t len)
-{
-	struct handoff_hdr h;
-	size_t need;
-
-	if (len < sizeof(h))
-		die("short setup handoff");
-	memcpy(&h, b, sizeof(h));
-	need = sizeof(h) + (size_t)h.nlimits * sizeof(struct handoff_rlimit) +
-	       (size_t)h.ninsns * sizeof(struct sock_filter);
-	if (h.magic != HANDOFF_MAGIC || h.nlimits > 64 || h.ninsns > BPF_MAXINSNS || need != len) {
-		errno = EPROTO;
-		die("malformed setup handoff");
-	}
-	S.keepalive = (h.flags & HANDOFF_KEEPALIVE) != 0;
-	apply_rlimits((const struct handoff_rlimit *)(b + sizeof(h)), h.nlimits);
-	if (h.flags & HANDOFF_SECCOMP) {
-		if (h.ninsns == 0) {
-			errno = EPROTO;
-			die("empty seccomp filter");
-		}
-		apply_seccomp((const struct sock_filter *)(b + sizeof(h) +
-							  h.nlimits * sizeof(struct handoff_rlimit)),
-			      h.ninsns);
-	}
-}
-
-// run_setup forks the Go setup child (init_linux.go runSetup), which
-// reads the setup message, builds the jail and writes the handoff; init
-// waits for it and takes the handoff over. A failed setup has reported
-// its error to the caller already; init just ends.
-static void run_setup(int ctl)
-{
-	int p[2], status;
-	size_t len;
-	char *b;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		die("pipe");
-	pid = fork();
-	if (pid < 0)
-		die("fork the setup child");
-	if (pid == 0) {
-		close(p[0]);
-		cinit_role = CINIT_ROLE_SETUP;
-		cinit_ctl_fd = ctl;
-		cinit_handoff_fd = p[1];
-		longjmp(go_jmp, 1);
-	}
-	close(p[1]);
-	b = read_all(p[0], 1 << 20, &len);
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			die("wait for the setup child");
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		_exit(1);
-	apply_handoff(b, len);
-	free(b);
-}
-
-void cinit_become_go(void)
-{
-	longjmp(go_jmp, 1);
-}
-
-void cinit_main(int ctl)
+void cinit_serve(int ctl, int keepalive)
 {
 	static const struct cinit_reply ready = { .type = "ready" };
 	sigset_t set;
 
-	if (setjmp(go_jmp))
-		return; // a forked child, off to Go
-	run_setup(ctl);
-	// Re-executed through /proc/self/exe it would be "exe" in ps.
-	prctl(PR_SET_NAME, "loginjail-init", 0, 0, 0);
-	// Nothing of the caller's environment belongs in the jail.
-	clearenv();
+	S.keepalive = keepalive;
 	signal(SIGPIPE, SIG_IGN);
 	block_signals(&set);
 	if ((S.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-		die("signalfd");
+		cinit_die("signalfd");
 	if (fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0)
-		die("close-on-exec on the control socket");
+		cinit_die("close-on-exec on the control socket");
 	if ((S.buf = malloc(MSG_MAX + 1)) == NULL)
-		die("out of memory");
+		cinit_die("out of memory");
 	S.ctl = ctl;
 	cinit_send(&ready, -1);
 	serve();
