@@ -453,12 +453,8 @@ static void __attribute__((noreturn)) serve(void)
 	static struct pollfd p[2 + MAX_DIALS];
 
 	for (;;) {
-		int timeout = -1, n;
+		int timeout = S.stopping ? stop_tick() : -1, n;
 
-		if (S.stopping) {
-			int t = stop_tick();
-			timeout = t;
-		}
 		p[0] = (struct pollfd){ .fd = S.ctl, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = S.sfd, .events = POLLIN };
 		n = 2 + cinit_dial_pollfds(p + 2, MAX_DIALS, &timeout);
