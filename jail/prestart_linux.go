@@ -4,11 +4,12 @@ package jail
 // threads, and so does the rest of its life (cinit.h): the prestart here,
 // then cinit_main forks the Go setup and serves the jail in C.
 //
-// The prestart's steps: the capability bounding set, no_new_privs and dumpability are
-// per thread, and a Go process cannot change them on every thread it has
-// (syscall.AllThreadsSyscall refuses to work with cgo linked). Done here,
-// every thread the runtime makes later, and every process init forks,
-// inherits them.
+// The prestart's steps: the capability bounding set, no_new_privs and
+// dumpability are per thread, and a Go process cannot change them on every
+// thread it has (syscall.AllThreadsSyscall refuses to work with cgo
+// linked). Done here, every process init forks (the Go setup and dial
+// helpers too) inherits them; and as PID 1 never execs again, nothing
+// resets non-dumpable (an execve would).
 //
 // Init keeps the capabilities it holds (it still mounts and pivots): the
 // bounding set only limits what an exec can grant, which is what a jailed
