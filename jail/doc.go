@@ -38,19 +38,29 @@
 //     control socket, drop the bounding set to the kept mask, clear the
 //     ambient set, no_new_privs, non-dumpable. All are per thread, so
 //     only here do they reach every thread and every process init forks.
-//  1. Init: ignore SIGPIPE, name the process, log JSON to stderr; the
-//     environment is cleared once the control fd is read; then the setup
-//     message.
+//     Then cinit_main (cinit_serve_linux.c): init stays C for the whole
+//     session and never starts the Go runtime; it forks the setup.
+//  1. Init in the forked setup process (init_linux.go, runSetup): ignore
+//     SIGPIPE, name the process, log JSON to stderr, clear the
+//     environment; then the setup message.
 //  2. setupInChild: lo up; ping sockets for the jail's groups;
 //     hostname; the root filesystem (prepareRootfsInChild: rprivate, scratch
 //     tmpfs, new root, host tree, mount points, hidden paths, read-only,
 //     /proc, /sys, the kernel paths runc masks (an empty read-only tmpfs
 //     or /dev/null) and makes read-only, /dev, tmpfs dirs, the user's
-//     runtime dir /run/user/<uid>, /etc files, home, pivot_root); rlimits;
-//     the seccomp filter, last, on every thread.
-//  3. ready, then serve the control protocol (protocol.go) on the socket
-//     pair: spawn a process, signal it, report its exit, open sockets in the
-//     jail's network namespace, stop. Init reaps every orphan.
+//     runtime dir /run/user/<uid>, /etc files, home, pivot_root, which
+//     moves PID 1's root too); rlimits; the seccomp filter, last. The
+//     mounts, hostname and network are the namespaces', so they hold for
+//     PID 1; the rlimits and the filter are per process, so the setup
+//     process writes them to PID 1 (writeHandoff, handoff_linux.go) and
+//     exits.
+//  3. PID 1 sets the same rlimits and installs the same filter on itself,
+//     names itself loginjail-init, clears its environment, reports ready,
+//     then serves the control protocol (protocol.go) on the socket pair:
+//     spawn a process, signal it, report its exit, open sockets in the
+//     jail's network namespace (a dial by name forks a short-lived Go
+//     helper, runDialHelper: init never loads NSS code from the jail),
+//     stop. Init reaps every orphan.
 //
 // Terminals come from the jail's own devpts; their masters cross back to the
 // caller by SCM_RIGHTS, so no goroutine of the caller ever switches
@@ -68,6 +78,8 @@
 // cgroup namespace is rooted at its own cgroup.
 //
 // Files are named after the side that runs them: start_linux.go and
-// client_linux.go run in the caller (host root), init_*.go, prestart_linux.go,
-// rootfs_linux.go, dev_linux.go and spawn_linux.go run in the jail init.
+// client_linux.go run in the caller (host root); prestart_linux.go and
+// cinit_*_linux.c (cinit.h) are the jail init, PID 1; init_*.go,
+// handoff_linux.go, harden_linux.go, rootfs_linux.go, dev_linux.go and
+// net_init_linux.go run in the Go processes it forks.
 package jail

@@ -10,18 +10,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setRlimitsInChild sets the session's rlimits on init, which every process
-// it forks inherits. syscall.Setrlimit (not x/sys) also stops the runtime
-// from putting its startup RLIMIT_NOFILE back in the children.
-func setRlimitsInChild(l Limits) error {
-	for _, r := range []struct {
-		name     string
-		resource int
-		value    uint64
-	}{{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, l.Nofile}, {"RLIMIT_NPROC", unix.RLIMIT_NPROC, l.Nproc}} {
-		if r.value == 0 {
-			continue
+// rlimit is one resource limit of a jail (soft = hard).
+type rlimit struct {
+	name     string
+	resource int
+	value    uint64
+}
+
+// rlimitsOf lists the limits l sets; a zero value leaves one alone.
+func rlimitsOf(l Limits) []rlimit {
+	var out []rlimit
+	for _, r := range []rlimit{{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, l.Nofile}, {"RLIMIT_NPROC", unix.RLIMIT_NPROC, l.Nproc}} {
+		if r.value != 0 {
+			out = append(out, r)
 		}
+	}
+	return out
+}
+
+// setRlimitsInChild sets the session's rlimits on the setup process, which
+// proves them valid; the C init sets the same (writeHandoff), and every
+// process it forks inherits them. syscall.Setrlimit (not x/sys) also stops
+// the runtime from putting its startup RLIMIT_NOFILE back in children.
+func setRlimitsInChild(l Limits) error {
+	for _, r := range rlimitsOf(l) {
 		lim := syscall.Rlimit{Cur: r.value, Max: r.value}
 		if err := syscall.Setrlimit(r.resource, &lim); err != nil {
 			return fmt.Errorf("setrlimit %s %d: %w", r.name, r.value, err)
@@ -30,11 +42,12 @@ func setRlimitsInChild(l Limits) error {
 	return nil
 }
 
-// installSeccompInChild loads the filter on every thread of init
-// (SECCOMP_FILTER_FLAG_TSYNC), so whichever thread forks a process hands it
-// on. no_new_privs is already set on all of them (prestart_linux.go).
-// Init keeps working under it: it forks, execs, reaps, opens terminals and
-// sockets, and mounts nothing after setup.
+// installSeccompInChild loads the filter on every thread of the setup
+// process (SECCOMP_FILTER_FLAG_TSYNC), which proves it loads; the C init
+// installs the same program with the same flag (writeHandoff), and every
+// process it forks inherits it. no_new_privs is already set
+// (prestart_linux.go). Init keeps working under it: it forks, execs,
+// reaps, opens terminals and sockets, and mounts nothing after setup.
 func installSeccompInChild(s Seccomp) error {
 	if s.Off {
 		return nil

@@ -92,3 +92,39 @@ func TestSelfSpawn(t *testing.T) {
 		t.Errorf("self spawn: %q exit %d", b[:n], st.Code)
 	}
 }
+
+// TestDialByNameInsideJail: init dials localhost itself and hands any
+// other name to its Go helper, which reads the jail's own /etc/hosts (the
+// hostname on 127.0.1.1); an unknown name and a closed port are errors
+// that say so, and the jail stays usable after each.
+func TestDialByNameInsideJail(t *testing.T) {
+	requireRoot(t)
+	spec := testSpec(t, UserModeSelf)
+	j, err := Start(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Stop(time.Second)
+	lf, addr, err := j.Listen("tcp4", ":0", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	for _, host := range []string{"localhost", spec.Hostname, "127.0.1.1"} {
+		f, err := j.Dial("tcp", net.JoinHostPort(host, port))
+		if err != nil {
+			t.Errorf("dial %s: %v", host, err)
+			continue
+		}
+		f.Close()
+	}
+	for _, a := range []string{"ljt-no-such-name.invalid:" + port, "127.0.0.1:1"} {
+		if f, err := j.Dial("tcp", a); err == nil {
+			f.Close()
+			t.Errorf("dial %s: connected, want an error", a)
+		} else {
+			t.Logf("dial %s: %v", a, err)
+		}
+	}
+}

@@ -13,11 +13,24 @@ package jail
 // has run and the caller has attached its network (doc.go has the whole
 // order).
 //
+// Two programs speak init's side, and the caller cannot tell them apart.
+// The setup message is read, and an error answered, by the Go setup
+// process the C init forks (runSetup); ready and everything after it come
+// from the C init itself (cinit_serve_linux.c), which stays for the whole
+// session without a Go runtime. The messages after ready stay JSON: the C
+// side has a strict parser for exactly the shapes below (cinit_json_linux.c:
+// bounded nesting, integers only, strings decoded in place, NUL refused,
+// unknown keys skipped as Go's decoder does); a request it cannot parse
+// gets a result with an error, echoing the id if it read one. Replies are
+// the same envelope with Go's omitempty rules.
+//
 //	caller                                   init (PID 1 in the jail)
-//	  │── setup {spec, etc} [+ idmapped lower fd] ▶│ groups, lo, ping, hostname,
-//	  │                                          │ root filesystem + /etc files,
-//	  │                                          │ pivot_root, rlimits, seccomp
-//	  │◀── ready {} | error {msg} ──────────────│
+//	  │── setup {spec, etc} [+ idmapped lower fd] ▶│ (Go setup process) lo, ping,
+//	  │                                          │ hostname, root filesystem +
+//	  │                                          │ /etc files, pivot_root,
+//	  │                                          │ rlimits, seccomp; handoff to C
+//	  │◀── error {msg} ─────────────────────────│ (Go, if setup failed)
+//	  │◀── ready {} ────────────────────────────│ (C init, from here on)
 //	  │── spawn {id, proc} [+ stdin,out,err] ──▶│ fork+exec as proc.UID
 //	  │◀── result {id, pid} [+ pty master] ─────│
 //	  │── signal {id, pid, sig} ───────────────▶│
@@ -27,7 +40,7 @@ package jail
 //	  │◀── result {id} [+ connected socket] ────│
 //	  │── listen {id, network, addr} ──────────▶│ bind+listen in the jail's netns
 //	  │◀── result {id, addr} [+ listener] ──────│ (the caller accepts on it)
-//	  │── stop {} ─────────────────────────────▶│ TERM, grace, KILL everyone, exit
+//	  │── stop {grace_ms} ─────────────────────▶│ TERM, grace, KILL everyone, exit
 //
 // Requests carry an id; their result echoes it. New request kinds (dial,
 // listen, agent socket) add a type and a field, and return their fds in the

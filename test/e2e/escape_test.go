@@ -48,6 +48,8 @@ fails procs/proc1-environ-read cat /proc/1/environ
 fails procs/proc-self-exe-write sh -c 'echo x >> /proc/self/exe'
 fails procs/signal-host-pid kill -0 $HOSTPID
 fails procs/signal-other-jail kill -0 $OTHERPID
+r=$(perl -e 'syscall(101, 16, 1, 0, 0) == -1 ? print $! + 0 : print "attached"')
+[ "$r" != attached ] && probe procs/ptrace-init ok || probe procs/ptrace-init bad "attached to init"
 r=$(perl -e 'syscall(101, 16, $ARGV[0], 0, 0) == -1 ? print $! + 0 : print "attached"' $OTHERPID)
 [ "$r" != attached ] && probe procs/ptrace-other-jail ok || probe procs/ptrace-other-jail bad "$r"
 fails procs/sysrq-trigger sh -c 'echo h > /proc/sysrq-trigger'
