@@ -28,6 +28,7 @@
 # both on the host's loopback instead), each in a cpuacct cgroup of its own.
 # Ours runs with a full jail and network none (the embedded defaults).
 #
+# -n 0 skips the idle rounds (logins and jail start only).
 # Quick default: bash bench/scale.sh   (-n 20 -m 40 -c 10 -u 2 -j 20)
 # The issue's sizes: bash bench/scale.sh -n 100,300,600 -m 300 -c 10,50 -r 2 -u 10 -j 100 --shared
 # Users benchuser, benchuser1..K-1 are created (with subordinate ids) if
@@ -361,6 +362,7 @@ record host "load average at start" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)
 # idle rounds, the servers taking turns
 declare -A SERVED=([openssh]=1 [loginjail]=1)
 for n in ${NS_LIST//,/ }; do
+	[ "$n" -gt 0 ] || continue # -n 0: no idle round
 	for name in openssh loginjail; do
 		SERVED[$name]=$((SERVED[$name] + n))
 		idle "$name" "$n" "${SERVED[$name]}"

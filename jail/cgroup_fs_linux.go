@@ -10,7 +10,7 @@ package jail
 //	<root>/loginjail/<id>              one session
 //	<root>/loginjail/u<uid>/<id>       per_user: the limits sit on u<uid>
 //
-// Creation and the limit files go through containerd/cgroups (v1 in
+// Creation and the limit files are loginjail's own few writes (v1 in
 // cgroup_v1_linux.go, v2 in cgroup_v2_linux.go); removal
 // (cgroup_remove_linux.go) is a plain rmdir that gc can run without
 // knowing the limits.
@@ -22,7 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/containerd/cgroups/v3"
+	"golang.org/x/sys/unix"
 )
 
 // cgroupBase is loginjail's subtree in every hierarchy.
@@ -35,9 +35,11 @@ type cgroupHost struct {
 	root string // v2: the unified mount; v1: the dir holding one mount per controller
 }
 
-// detectCgroupHost reads the host's cgroup mode.
+// detectCgroupHost reads the host's cgroup mode: v2 when /sys/fs/cgroup
+// is cgroup2fs itself (a hybrid host's unified mount below it is not).
 func detectCgroupHost() cgroupHost {
-	if cgroups.Mode() == cgroups.Unified {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
 		return cgroupHost{v2: true, root: "/sys/fs/cgroup"}
 	}
 	return cgroupHost{root: "/sys/fs/cgroup"}

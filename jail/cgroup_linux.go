@@ -120,6 +120,9 @@ func (m missingController) Error() string {
 	return fmt.Sprintf("cgroup controller %s is not available: %s", m.controller, m.why)
 }
 
+// cgroupWrite is one value for one control file of a cgroup.
+type cgroupWrite struct{ file, value string }
+
 // writeCgroupFile writes one value to an existing control file (never
 // creating one).
 func writeCgroupFile(path, value string) error {

@@ -3,7 +3,8 @@ package jail
 // cgroupfs on v1 hierarchies: one directory per session (and per user
 // with per_user) in each of the memory, pids, cpu and blkio hierarchies
 // that is mounted, and init cloned from a thread moved into them first
-// (v1 has no CLONE_INTO_CGROUP).
+// (v1 has no CLONE_INTO_CGROUP). The limits are plain file writes, the
+// ones containerd/cgroups' cgroup1.New made.
 
 import (
 	"errors"
@@ -15,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/containerd/cgroups/v3/cgroup1"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,24 +71,50 @@ func blkioWeight(w uint64) uint16 {
 	return uint16(10 + (w-1)*990/9999)
 }
 
-func (c *sessionCgroup) createV1(limited, plain string, l Limits) error {
-	var subs []cgroup1.Subsystem
-	for _, ctrl := range v1Controllers {
-		if !v1Mounted(filepath.Join(c.host.root, ctrl)) {
-			continue
+// v1LimitWrites are the control files that hold l in controller ctrl's
+// v1 cgroup, in the order they are written (memsw after the memory
+// limit it must not be below). blkioWeight says the blkio hierarchy has
+// blkio.weight (CFQ); without it the weight goes to blkio.bfq.weight.
+func v1LimitWrites(ctrl string, l Limits, blkioWeightFile bool) []cgroupWrite {
+	var out []cgroupWrite
+	switch ctrl {
+	case "memory":
+		if l.Memory > 0 {
+			out = append(out, cgroupWrite{"memory.limit_in_bytes", strconv.FormatInt(l.Memory, 10)})
+			if l.Swap > 0 { // memsw is memory and swap together
+				out = append(out, cgroupWrite{"memory.memsw.limit_in_bytes", strconv.FormatInt(l.Memory+l.Swap, 10)})
+			}
 		}
-		switch ctrl {
-		case "memory":
-			subs = append(subs, cgroup1.NewMemory(c.host.root))
-		case "pids":
-			subs = append(subs, cgroup1.NewPids(c.host.root))
-		case "cpu":
-			subs = append(subs, cgroup1.NewCpu(c.host.root))
-		case "blkio":
-			subs = append(subs, cgroup1.NewBlkio(c.host.root))
+	case "pids":
+		if l.Pids > 0 {
+			out = append(out, cgroupWrite{"pids.max", strconv.FormatInt(l.Pids, 10)})
+		}
+	case "cpu":
+		if l.CPU > 0 {
+			out = append(out,
+				cgroupWrite{"cpu.cfs_period_us", strconv.Itoa(cpuPeriod)},
+				cgroupWrite{"cpu.cfs_quota_us", strconv.FormatInt(cpuQuota(l.CPU), 10)})
+		}
+	case "blkio":
+		if l.IOWeight > 0 {
+			f := "blkio.bfq.weight"
+			if blkioWeightFile {
+				f = "blkio.weight"
+			}
+			out = append(out, cgroupWrite{f, strconv.Itoa(int(blkioWeight(l.IOWeight)))})
 		}
 	}
-	if len(subs) == 0 {
+	return out
+}
+
+func (c *sessionCgroup) createV1(limited, plain string, l Limits) error {
+	var ctrls []string
+	for _, ctrl := range v1Controllers {
+		if v1Mounted(filepath.Join(c.host.root, ctrl)) {
+			ctrls = append(ctrls, ctrl)
+		}
+	}
+	if len(ctrls) == 0 {
 		if l.HasCgroupLimits() {
 			return errors.New("no cgroup v1 hierarchy of memory, pids, cpu or blkio is mounted")
 		}
@@ -98,49 +123,26 @@ func (c *sessionCgroup) createV1(limited, plain string, l Limits) error {
 		slog.Warn("no cgroup hierarchy mounted: the session runs without a cgroup", "root", c.host.root)
 		return nil
 	}
-	hier := cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) { return subs, nil })
-	res := &specs.LinuxResources{}
-	if l.Memory > 0 {
-		res.Memory = &specs.LinuxMemory{Limit: &l.Memory}
-		if l.Swap > 0 {
-			sw := l.Memory + l.Swap // memsw is memory and swap together
-			res.Memory.Swap = &sw
-		}
-	}
-	if l.Pids > 0 {
-		res.Pids = &specs.LinuxPids{Limit: &l.Pids}
-	}
-	if l.CPU > 0 {
-		q, p := cpuQuota(l.CPU), uint64(cpuPeriod)
-		res.CPU = &specs.LinuxCPU{Quota: &q, Period: &p}
-	}
-	var bfq bool
-	if l.IOWeight > 0 {
-		if _, err := os.Stat(filepath.Join(c.host.root, "blkio", "blkio.weight")); err == nil {
-			w := blkioWeight(l.IOWeight)
-			res.BlockIO = &specs.LinuxBlockIO{Weight: &w}
-		} else {
-			bfq = true
-		}
-	}
-	if _, err := cgroup1.New(cgroup1.StaticPath("/"+limited), res, hier); err != nil {
-		return err
-	}
-	if bfq {
-		f := filepath.Join(c.host.root, "blkio", limited, "blkio.bfq.weight")
-		if err := writeCgroupFile(f, strconv.Itoa(int(blkioWeight(l.IOWeight)))); err != nil {
+	_, err := os.Stat(filepath.Join(c.host.root, "blkio", "blkio.weight"))
+	cfq := err == nil
+	for _, ctrl := range ctrls {
+		dir := filepath.Join(c.host.root, ctrl, limited)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-	}
-	leaf := limited
-	if plain != "" {
-		if _, err := cgroup1.New(cgroup1.StaticPath("/"+plain), &specs.LinuxResources{}, hier); err != nil {
-			return err
+		for _, w := range v1LimitWrites(ctrl, l, cfq) {
+			if err := writeCgroupFile(filepath.Join(dir, w.file), w.value); err != nil {
+				return err
+			}
 		}
-		leaf = plain
-	}
-	for _, s := range subs {
-		c.dirs = append(c.dirs, filepath.Join(c.host.root, string(s.Name()), leaf))
+		leaf := dir
+		if plain != "" {
+			leaf = filepath.Join(c.host.root, ctrl, plain)
+			if err := os.Mkdir(leaf, 0o755); err != nil && !os.IsExist(err) {
+				return err
+			}
+		}
+		c.dirs = append(c.dirs, leaf)
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package jail
 
 // cgroupfs on the unified (v2) hierarchy: one directory per session
 // (and per user with per_user), the limits in its files, and init born
-// inside by clone3 CLONE_INTO_CGROUP.
+// inside by clone3 CLONE_INTO_CGROUP. A handful of file writes: the same
+// ones containerd/cgroups' cgroup2.NewManager made, whose package init
+// (protobuf, ebpf) every exec of the binary paid for.
 
 import (
 	"fmt"
@@ -11,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/containerd/cgroups/v3/cgroup2"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,42 +38,55 @@ func missingV2(root string, l *Limits) []missingController {
 	return out
 }
 
-func (c *sessionCgroup) createV2(limited, plain string, l Limits) error {
-	res := &cgroup2.Resources{}
+// v2LimitWrites are the control files that hold l in a v2 cgroup, in
+// the order they are written, and the controllers they need enabled in
+// every subtree_control above it.
+func v2LimitWrites(l Limits) (ctrls []string, writes []cgroupWrite) {
+	if l.CPU > 0 {
+		ctrls = append(ctrls, "cpu")
+		writes = append(writes, cgroupWrite{"cpu.max", strconv.FormatInt(cpuQuota(l.CPU), 10) + " " + strconv.Itoa(cpuPeriod)})
+	}
 	if l.Memory > 0 || l.Swap > 0 {
-		res.Memory = &cgroup2.Memory{}
-		if l.Memory > 0 {
-			res.Memory.Max = &l.Memory
-		}
+		ctrls = append(ctrls, "memory")
 		if l.Swap > 0 {
-			res.Memory.Swap = &l.Swap
+			writes = append(writes, cgroupWrite{"memory.swap.max", strconv.FormatInt(l.Swap, 10)})
+		}
+		if l.Memory > 0 {
+			writes = append(writes, cgroupWrite{"memory.max", strconv.FormatInt(l.Memory, 10)})
 		}
 	}
 	if l.Pids > 0 {
-		res.Pids = &cgroup2.Pids{Max: l.Pids}
-	}
-	if l.CPU > 0 {
-		q, p := cpuQuota(l.CPU), uint64(cpuPeriod)
-		res.CPU = &cgroup2.CPU{Max: cgroup2.NewCPUMax(&q, &p)}
-	}
-	if _, err := cgroup2.NewManager(c.host.root, "/"+limited, res); err != nil {
-		return err
+		ctrls = append(ctrls, "pids")
+		writes = append(writes, cgroupWrite{"pids.max", strconv.FormatInt(l.Pids, 10)})
 	}
 	if l.IOWeight > 0 {
-		// The library writes io.bfq.weight only; io.weight is the
-		// controller's own knob.
-		if err := enableV2(c.host.root, limited, "io"); err != nil {
+		ctrls = append(ctrls, "io")
+		writes = append(writes, cgroupWrite{"io.weight", "default " + strconv.FormatUint(l.IOWeight, 10)})
+	}
+	return ctrls, writes
+}
+
+func (c *sessionCgroup) createV2(limited, plain string, l Limits) error {
+	dir := filepath.Join(c.host.root, limited)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ctrls, writes := v2LimitWrites(l)
+	if len(ctrls) > 0 {
+		if err := enableV2(c.host.root, limited, ctrls); err != nil {
 			return err
 		}
-		f := filepath.Join(c.host.root, limited, "io.weight")
-		if err := writeCgroupFile(f, "default "+strconv.FormatUint(l.IOWeight, 10)); err != nil {
+	}
+	for _, w := range writes {
+		if err := writeCgroupFile(filepath.Join(dir, w.file), w.value); err != nil {
 			return err
 		}
 	}
 	leaf := limited
 	if plain != "" {
-		// The user's cgroup hands its controllers down to the sessions.
-		if _, err := cgroup2.NewManager(c.host.root, "/"+plain, &cgroup2.Resources{}); err != nil {
+		// The session's own cgroup under the user's, which holds the
+		// limits: nothing to enable or write in it.
+		if err := os.Mkdir(filepath.Join(c.host.root, plain), 0o755); err != nil && !os.IsExist(err) {
 			return err
 		}
 		leaf = plain
@@ -81,16 +95,23 @@ func (c *sessionCgroup) createV2(limited, plain string, l Limits) error {
 	return nil
 }
 
-// enableV2 turns ctrl on in every subtree_control above rel.
-func enableV2(root, rel, ctrl string) error {
+// enableV2 turns ctrls on in every subtree_control above rel, from the
+// root down. A write above may fail where the controllers are already
+// on (a delegated subtree): as in runc and containerd, only the last
+// one, the parent's, decides.
+func enableV2(root, rel string, ctrls []string) error {
+	val := "+" + strings.Join(ctrls, " +")
 	parts := strings.Split(rel, "/")
+	var err error
 	for i := range parts {
 		f := filepath.Join(append([]string{root}, append(parts[:i], "cgroup.subtree_control")...)...)
-		if err := writeCgroupFile(f, "+"+ctrl); err != nil {
-			return fmt.Errorf("enable %s in %s: %w", ctrl, f, err)
+		if werr := writeCgroupFile(f, val); werr != nil {
+			err = fmt.Errorf("enable %s in %s: %w", strings.Join(ctrls, ", "), f, werr)
+		} else {
+			err = nil
 		}
 	}
-	return nil
+	return err
 }
 
 // startV2 clones init straight into the session's cgroup

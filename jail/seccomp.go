@@ -8,7 +8,9 @@ package jail
 // go-seccomp-bpf's Policy: its deny list lets every syscall of a foreign
 // architecture through (an i386 `int $0x80` keyctl on x86_64), and its
 // argument checks compare 64 bits where the kernel reads ioctl's request
-// as 32 (TIOCSTI|1<<32 would pass). We use its syscall tables and write
+// as 32 (TIOCSTI|1<<32 would pass). Its syscall tables were built as
+// maps by its package init, in every exec of the binary: the tables are
+// now generated from golang.org/x/sys (syscalls_linux.go), and we write
 // the few dozen instructions ourselves.
 //
 // Shape (each check is two instructions, so no jump ever needs a label):
@@ -30,7 +32,6 @@ import (
 	"runtime"
 	"sort"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -77,12 +78,12 @@ const (
 
 // archPair is the native syscall ABI and the compat one the kernel also
 // accepts from a process of this architecture.
-func archPair() (native, compat *arch.Info, err error) {
+func archPair() (native, compat *seccompABI, err error) {
 	switch runtime.GOARCH {
 	case "amd64":
-		return arch.X86_64, arch.I386, nil
+		return abiX86_64, abiI386, nil
 	case "arm64":
-		return arch.AARCH64, arch.ARM, nil
+		return abiAARCH64, abiARM, nil
 	}
 	return nil, nil, fmt.Errorf("seccomp: no syscall table for %s", runtime.GOARCH)
 }
@@ -94,8 +95,8 @@ func CheckSyscallNames(names []string) error {
 		return err
 	}
 	for _, n := range names {
-		if _, ok := native.SyscallNames[n]; !ok {
-			return fmt.Errorf("seccomp_deny: unknown syscall %q on %s", n, native.Name)
+		if _, ok := native.nr(n); !ok {
+			return fmt.Errorf("seccomp_deny: unknown syscall %q on %s", n, native.name)
 		}
 	}
 	return nil
@@ -119,13 +120,13 @@ func BuildSeccompFilter(s Seccomp) ([]unix.SockFilter, error) {
 // buildSeccompFilter assembles the filter for a native ABI and its compat
 // one. Apart from BuildSeccompFilter, the unit test calls it, to run the
 // x86_64/i386 program in a BPF interpreter on any build host.
-func buildSeccompFilter(native, compat *arch.Info, s Seccomp) ([]unix.SockFilter, error) {
+func buildSeccompFilter(native, compat *seccompABI, s Seccomp) ([]unix.SockFilter, error) {
 	deny := append(append([]string(nil), DefaultSeccompDeny...), s.Deny...)
 	prog := []bpf.Instruction{bpf.LoadAbsolute{Off: offArch, Size: 4}}
-	for _, a := range []*arch.Info{native, compat} {
-		block := archBlock(a, deny, s.NestedUserns, a == native && a.ID == arch.X86_64.ID)
+	for _, a := range []*seccompABI{native, compat} {
+		block := archBlock(a, deny, s.NestedUserns, a == native && a.id == unix.AUDIT_ARCH_X86_64)
 		prog = append(prog,
-			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(a.ID), SkipTrue: 1},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: a.id, SkipTrue: 1},
 			bpf.Jump{Skip: uint32(len(block))},
 		)
 		prog = append(prog, block...)
@@ -147,7 +148,7 @@ func buildSeccompFilter(native, compat *arch.Info, s Seccomp) ([]unix.SockFilter
 
 // archBlock is the filter for one ABI, ending in allow. Names the table
 // lacks (iopl on arm64) are skipped: nothing can call them there.
-func archBlock(a *arch.Info, deny []string, nestedUserns, x32 bool) []bpf.Instruction {
+func archBlock(a *seccompABI, deny []string, nestedUserns, x32 bool) []bpf.Instruction {
 	p := []bpf.Instruction{bpf.LoadAbsolute{Off: offNr, Size: 4}}
 	if x32 {
 		// The x32 ABI shares the arch value; its numbers have bit 30 set.
@@ -156,7 +157,7 @@ func archBlock(a *arch.Info, deny []string, nestedUserns, x32 bool) []bpf.Instru
 	seen := map[int]bool{}
 	var nrs []int
 	for _, n := range deny {
-		if nr, ok := a.SyscallNames[n]; ok && !seen[nr] {
+		if nr, ok := a.nr(n); ok && !seen[nr] {
 			seen[nr] = true
 			nrs = append(nrs, nr)
 		}
@@ -168,7 +169,7 @@ func archBlock(a *arch.Info, deny []string, nestedUserns, x32 bool) []bpf.Instru
 	// argLo loads the low 32 bits of argument i (little endian), which is
 	// all the kernel reads of an int-sized argument.
 	argLo := func(i uint32) bpf.Instruction { return bpf.LoadAbsolute{Off: offArgs + 8*i, Size: 4} }
-	if nr, ok := a.SyscallNames["ioctl"]; ok {
+	if nr, ok := a.nr("ioctl"); ok {
 		body := []bpf.Instruction{
 			argLo(1),
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: tiocsti, SkipFalse: 1}, bpf.RetConstant{Val: retEPERM},
@@ -180,7 +181,7 @@ func archBlock(a *arch.Info, deny []string, nestedUserns, x32 bool) []bpf.Instru
 	}
 	if !nestedUserns {
 		for _, name := range []string{"clone", "unshare"} {
-			nr, ok := a.SyscallNames[name]
+			nr, ok := a.nr(name)
 			if !ok {
 				continue
 			}
@@ -192,7 +193,7 @@ func archBlock(a *arch.Info, deny []string, nestedUserns, x32 bool) []bpf.Instru
 			p = append(p, bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(nr), SkipFalse: uint8(len(body))})
 			p = append(p, body...)
 		}
-		if nr, ok := a.SyscallNames["clone3"]; ok {
+		if nr, ok := a.nr("clone3"); ok {
 			p = append(p, bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(nr), SkipFalse: 1}, bpf.RetConstant{Val: retENOSYS})
 		}
 	}

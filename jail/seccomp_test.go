@@ -15,7 +15,9 @@ import (
 // The filter runs here in golang.org/x/net/bpf's interpreter, without root
 // and without a kernel: every syscall number of x86_64 and i386 (and x32's
 // range) goes through the assembled program, and each verdict is compared
-// with an independent model of what the filter must do (wantVerdict).
+// with an independent model of what the filter must do (wantVerdict). The
+// model reads go-seccomp-bpf's syscall tables, the filter the ones
+// generated from golang.org/x/sys: the two sources check each other.
 
 // x32Bit marks an x32 syscall number; x32 shares x86_64's arch value.
 const x32Bit = 0x40000000
@@ -182,7 +184,7 @@ func checkFilter(t *testing.T, f []unix.SockFilter, m filterModel) []string {
 
 func buildX86(t *testing.T, s Seccomp) []unix.SockFilter {
 	t.Helper()
-	f, err := buildSeccompFilter(arch.X86_64, arch.I386, s)
+	f, err := buildSeccompFilter(abiX86_64, abiI386, s)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

@@ -105,6 +105,22 @@ type report struct {
 	LoginjailSpawn stats   `json:"loginjail_spawn_wait"`
 	Unshare        stats   `json:"unshare"`
 	RatioMedian    float64 `json:"ratio_median"`
+	// CPU per timed iteration (mean ms, user + system, this process and
+	// the children it reaped): what a start costs the machine, which
+	// wall time on a busy host does not say.
+	CPULoginjail float64 `json:"cpu_ms_loginjail"`
+	CPUUnshare   float64 `json:"cpu_ms_unshare"`
+	RatioCPU     float64 `json:"ratio_cpu"`
+}
+
+// cpuNow is the CPU time used so far by this process and its reaped
+// children.
+func cpuNow() time.Duration {
+	var self, kids unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &self)
+	_ = unix.Getrusage(unix.RUSAGE_CHILDREN, &kids)
+	tv := func(t unix.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }
 
 // bench holds what every iteration shares.
@@ -146,18 +162,23 @@ func run(n int, asJSON bool) (retErr error) {
 	u := make([]time.Duration, 0, n)
 	as := make([]time.Duration, 0, n)
 	aw := make([]time.Duration, 0, n)
+	var cpuA, cpuU time.Duration
 	for i := range n {
 		if ctx.Err() != nil {
 			return errors.New("interrupted")
 		}
+		c0 := cpuNow()
 		ds, dw, err := b.jailOnce(ctx, fmt.Sprintf("i%d", i))
+		cpuA += cpuNow() - c0
 		if err != nil {
 			return fmt.Errorf("iteration %d, loginjail: %w", i, err)
 		}
 		a = append(a, ds+dw)
 		as = append(as, ds)
 		aw = append(aw, dw)
+		c0 = cpuNow()
 		d, err := b.unshareOnce()
+		cpuU += cpuNow() - c0
 		if err != nil {
 			return fmt.Errorf("iteration %d, unshare: %w", i, err)
 		}
@@ -173,6 +194,11 @@ func run(n int, asJSON bool) (retErr error) {
 		Unshare:        summarize(u),
 	}
 	r.RatioMedian = round2(r.Loginjail.Median / r.Unshare.Median)
+	r.CPULoginjail = round2(float64(cpuA) / float64(n) / float64(time.Millisecond))
+	r.CPUUnshare = round2(float64(cpuU) / float64(n) / float64(time.Millisecond))
+	if r.CPUUnshare > 0 {
+		r.RatioCPU = round2(r.CPULoginjail / r.CPUUnshare)
+	}
 	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -365,5 +391,6 @@ func printText(r report) {
 	row("  of which spawn+wait", r.LoginjailSpawn)
 	row("B unshare ... true", r.Unshare)
 	fmt.Printf("ratio of medians A/B: %.2f\n", r.RatioMedian)
+	fmt.Printf("CPU ms per iteration (mean, user+system, incl. reaped children): A %.2f, B %.2f, ratio %.2f\n", r.CPULoginjail, r.CPUUnshare, r.RatioCPU)
 	fmt.Printf("slowest iteration: A #%d, B #%d\n", r.Loginjail.MaxIter, r.Unshare.MaxIter)
 }

@@ -69,15 +69,28 @@ func SendFiles(c syscall.Conn, v any, files ...*os.File) error {
 // a fork elsewhere in the process cannot leak them) and the caller's to
 // close.
 func Recv(c syscall.Conn, v any) ([]*os.File, error) {
-	buf := make([]byte, MaxMessage)
 	oob := make([]byte, unix.CmsgSpace(MaxFDs*4))
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
+	var buf []byte
 	var n, oobn, flags int
 	var rerr error
 	err = rc.Read(func(fd uintptr) bool {
+		// The packet's length first: MSG_PEEK|MSG_TRUNC returns it
+		// whole and takes nothing (no descriptor either, with no room
+		// for them). Then a buffer of that size: one of MaxMessage per
+		// packet was a megabyte allocated, zeroed and faulted in, for a
+		// few hundred bytes, several times a login.
+		var peek [1]byte
+		size, _, _, _, perr := unix.Recvmsg(int(fd), peek[:], nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if perr != nil {
+			rerr = perr
+			return perr != unix.EAGAIN
+		}
+		// Over the limit: read MaxMessage of it, and MSG_TRUNC says so.
+		buf = make([]byte, max(1, min(size, MaxMessage)))
 		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		return rerr != unix.EAGAIN
 	})

@@ -1,8 +1,11 @@
 package fdmsg
 
 import (
+	"bytes"
 	"errors"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -56,5 +59,52 @@ func TestRoundTrip(t *testing.T) {
 	a.Close()
 	if _, err := Recv(b, &got); !errors.Is(err, ErrClosed) {
 		t.Errorf("after the peer closed: %v, want ErrClosed", err)
+	}
+}
+
+// TestRecvSizesItsBuffer: a packet is read into a buffer of its own
+// size, not one of MaxMessage (a megabyte per message, several per
+// login); a large one and one over the limit still read as before.
+func TestRecvSizesItsBuffer(t *testing.T) {
+	a, b := socketPair(t)
+	type msg struct{ Text string }
+	var got msg
+	var before, after runtime.MemStats
+	if err := Send(a, &msg{"small"}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&before)
+	if _, err := Recv(b, &got); err != nil || got.Text != "small" {
+		t.Fatalf("small: %+v %v", got, err)
+	}
+	runtime.ReadMemStats(&after)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<10 {
+		t.Errorf("receiving a small message allocated %d bytes", d)
+	}
+
+	if err := unix.SetsockoptInt(int(a.Fd()), unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 300<<10)
+	if err := Send(a, &msg{big}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Recv(b, &got); err != nil || got.Text != big {
+		t.Fatalf("300 KiB message: %d bytes, %v", len(got.Text), err)
+	}
+	// Over the limit (written raw: Send refuses it): an error, and the
+	// next packet reads normally.
+	raw := append([]byte(`{"Text":"`), append(bytes.Repeat([]byte("y"), MaxMessage), `"}`...)...)
+	if err := unix.Sendmsg(int(a.Fd()), raw, nil, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Recv(b, &got); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("over the limit: %v, want truncated", err)
+	}
+	if err := Send(a, &msg{"after"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Recv(b, &got); err != nil || got.Text != "after" {
+		t.Errorf("after an oversized packet: %+v %v", got, err)
 	}
 }
