@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Login results, the values of loginjail_logins_total's result label.
@@ -14,32 +16,37 @@ const (
 // Logins are the counters and histograms only the SSH listener can keep:
 // it sees every connection and hears from each per-connection process.
 type Logins struct {
-	logins    *counterVec
-	loginTime *histogram
-	jailTime  *histogram
-	dropped   *counterVec
+	logins    *prometheus.CounterVec
+	loginTime prometheus.Histogram
+	jailTime  prometheus.Histogram
+	dropped   *prometheus.CounterVec
 }
 
 func newLogins() *Logins {
 	return &Logins{
-		logins: newCounterVec("loginjail_logins_total",
-			"Authentication attempts, by result (success, failure, refused) and method.",
-			"result", "method"),
-		loginTime: newHistogram("loginjail_login_duration_seconds",
-			"From accepting the connection to the first process running in the jail.",
-			[]float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
-		jailTime: newHistogram("loginjail_jail_start_duration_seconds",
-			"Building one jail: namespaces, rootfs, network, cgroup, until its init is ready.",
-			[]float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}),
-		dropped: newCounterVec("loginjail_connections_dropped_total",
-			"Connections closed before authentication by the listener, by reason.",
-			"reason"),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loginjail_logins_total",
+			Help: "Authentication attempts, by result (success, failure, refused) and method.",
+		}, []string{"result", "method"}),
+		loginTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "loginjail_login_duration_seconds",
+			Help:    "From accepting the connection to the first process running in the jail.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		jailTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "loginjail_jail_start_duration_seconds",
+			Help:    "Building one jail: namespaces, rootfs, network, cgroup, until its init is ready.",
+			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
+		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loginjail_connections_dropped_total",
+			Help: "Connections closed before authentication by the listener, by reason.",
+		}, []string{"reason"}),
 	}
 }
 
-// families are the login metrics as scraped now.
-func (l *Logins) families() []family {
-	return []family{l.logins.family(), l.loginTime.family(), l.jailTime.family(), l.dropped.family()}
+func (l *Logins) collectors() []prometheus.Collector {
+	return []prometheus.Collector{l.logins, l.loginTime, l.jailTime, l.dropped}
 }
 
 // Login counts one authentication attempt.
@@ -47,7 +54,7 @@ func (l *Logins) Login(result, method string) {
 	if l == nil {
 		return
 	}
-	l.logins.inc(result, method)
+	l.logins.WithLabelValues(result, method).Inc()
 }
 
 // Started observes a login whose first process runs: d since accept, and
@@ -56,9 +63,9 @@ func (l *Logins) Started(d, jail time.Duration) {
 	if l == nil {
 		return
 	}
-	l.loginTime.observe(d.Seconds())
+	l.loginTime.Observe(d.Seconds())
 	if jail >= 0 {
-		l.jailTime.observe(jail.Seconds())
+		l.jailTime.Observe(jail.Seconds())
 	}
 }
 
@@ -67,5 +74,5 @@ func (l *Logins) Dropped(reason string) {
 	if l == nil {
 		return
 	}
-	l.dropped.inc(reason)
+	l.dropped.WithLabelValues(reason).Inc()
 }

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/loginjail/loginjail/session"
 )
@@ -19,26 +21,34 @@ const Path = "/metrics"
 type Server struct {
 	// Logins is nil for the exporter, which sees no logins.
 	Logins *Logins
-	reg    *session.Registry
 	addr   net.Addr
 	srv    *http.Server
 }
 
 // Listen starts serving on addr the per-session series of reg and, with
 // logins, the listener's login metrics. The process's own Go and process
-// metrics are left out: these metrics are about sessions, and a scrape
-// of node or process metrics belongs to other exporters.
+// collectors are left out: these metrics are about sessions, and a
+// scrape of node or process metrics belongs to other exporters.
 func Listen(addr string, reg *session.Registry, logins bool) (*Server, error) {
-	s := &Server{reg: reg}
+	pr := prometheus.NewRegistry()
+	if err := pr.Register(newSessionCollector(reg)); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	s := &Server{}
 	if logins {
 		s.Logins = newLogins()
+		for _, c := range s.Logins.collectors() {
+			if err := pr.Register(c); err != nil {
+				return nil, fmt.Errorf("metrics: %w", err)
+			}
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics_listen %q: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc(Path, s.serveMetrics)
+	mux.Handle(Path, promhttp.HandlerFor(pr, promhttp.HandlerOpts{ErrorLog: slogErrors{}}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
@@ -63,16 +73,7 @@ func (s *Server) Addr() net.Addr { return s.addr }
 // Close stops serving.
 func (s *Server) Close() error { return s.srv.Close() }
 
-// serveMetrics writes every family in the text format.
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	fams := sessionFamilies(s.reg)
-	if s.Logins != nil {
-		fams = append(fams, s.Logins.families()...)
-	}
-	var b strings.Builder
-	writeFamilies(&b, fams)
-	w.Header().Set("Content-Type", contentType)
-	if _, err := w.Write([]byte(b.String())); err != nil {
-		slog.Debug("metrics: write", "err", err)
-	}
-}
+// slogErrors sends promhttp's errors to the log.
+type slogErrors struct{}
+
+func (slogErrors) Println(v ...any) { slog.Warn("metrics", "err", fmt.Sprint(v...)) }

@@ -2,29 +2,50 @@ package metrics
 
 import (
 	"log/slog"
-	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loginjail/loginjail/session"
 )
 
-// sessionFamilies reads the live sessions of reg at each scrape: the
+// sessionCollector reads the live sessions at each scrape: the
 // loginjail_sessions gauge and each session's usage. A session that has
 // ended is simply not listed again, so its series disappear with it.
-func sessionFamilies(reg *session.Registry) []family {
-	sessions := family{name: "loginjail_sessions", typ: "gauge",
-		help: "Live sessions (jails), by policy and front door."}
-	cpu := family{name: "loginjail_session_cpu_seconds_total", typ: "counter",
-		help: "CPU time (user + system) used by the session's processes, ended ones included."}
-	mem := family{name: "loginjail_session_memory_bytes", typ: "gauge",
-		help: "Memory charged to the session's cgroup, or its processes' resident set when it has none."}
-	pids := family{name: "loginjail_session_pids", typ: "gauge",
-		help: "Processes alive in the session's jail."}
-	out := func() []family { return []family{sessions, cpu, mem, pids} }
+type sessionCollector struct {
+	reg *session.Registry
 
-	recs, err := reg.LiveSessions()
+	sessions, cpu, mem, pids *prometheus.Desc
+}
+
+func newSessionCollector(reg *session.Registry) *sessionCollector {
+	per := []string{"session", "user", "policy"}
+	return &sessionCollector{
+		reg: reg,
+		sessions: prometheus.NewDesc("loginjail_sessions",
+			"Live sessions (jails), by policy and front door.", []string{"policy", "frontdoor"}, nil),
+		cpu: prometheus.NewDesc("loginjail_session_cpu_seconds_total",
+			"CPU time (user + system) used by the session's processes, ended ones included.", per, nil),
+		mem: prometheus.NewDesc("loginjail_session_memory_bytes",
+			"Memory charged to the session's cgroup, or its processes' resident set when it has none.", per, nil),
+		pids: prometheus.NewDesc("loginjail_session_pids",
+			"Processes alive in the session's jail.", per, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.sessions
+	ch <- c.cpu
+	ch <- c.mem
+	ch <- c.pids
+}
+
+// Collect implements prometheus.Collector.
+func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
+	recs, err := c.reg.LiveSessions()
 	if err != nil {
 		slog.Warn("metrics: list sessions", "err", err)
-		return out()
+		return
 	}
 	type key struct{ policy, frontdoor string }
 	count := map[key]int{}
@@ -32,8 +53,7 @@ func sessionFamilies(reg *session.Registry) []family {
 		count[key{r.Policy, r.Frontdoor}]++
 	}
 	for k, n := range count {
-		sessions.lines = append(sessions.lines, line{series: series{
-			labels: []label{{"frontdoor", k.frontdoor}, {"policy", k.policy}}, value: float64(n)}})
+		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(n), k.policy, k.frontdoor)
 	}
 	use := session.ReadUsage(recs)
 	for _, r := range recs {
@@ -41,14 +61,8 @@ func sessionFamilies(reg *session.Registry) []family {
 		if !ok {
 			continue // ended while we read
 		}
-		per := []label{{"policy", r.Policy}, {"session", r.ID}, {"user", r.User}}
-		cpu.lines = append(cpu.lines, line{series: series{per, u.CPUSeconds}})
-		mem.lines = append(mem.lines, line{series: series{per, float64(u.MemoryBytes)}})
-		pids.lines = append(pids.lines, line{series: series{per, float64(u.Pids)}})
+		ch <- prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, u.CPUSeconds, r.ID, r.User, r.Policy)
+		ch <- prometheus.MustNewConstMetric(c.mem, prometheus.GaugeValue, float64(u.MemoryBytes), r.ID, r.User, r.Policy)
+		ch <- prometheus.MustNewConstMetric(c.pids, prometheus.GaugeValue, float64(u.Pids), r.ID, r.User, r.Policy)
 	}
-	fams := out()
-	for i := range fams {
-		slices.SortFunc(fams[i].lines, func(a, b line) int { return compareLabels(a.labels, b.labels) })
-	}
-	return fams
 }
