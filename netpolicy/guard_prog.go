@@ -1,8 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0 OR GPL-2.0-only
-//
-// The programs this file emits are loaded as GPL-compatible ("GPL"): the
-// kernel lets only such programs call bpf_fib_lookup.
-
 package netpolicy
 
 import (
@@ -17,7 +12,8 @@ import (
 // small tc programs on the host end of each jail's veth (guard_linux.go
 // attaches them). Neither keeps state or uses a map; the session's values
 // are constants in the instructions, so each jail has programs of its own
-// and they die with the veth.
+// and they die with the veth. They are loaded with the license string
+// "GPL": the kernel lets only GPL-compatible programs call bpf_fib_lookup.
 //
 // Ingress (what the jail sends), in order:
 //
