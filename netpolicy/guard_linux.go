@@ -1,10 +1,14 @@
 package netpolicy
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -52,16 +56,11 @@ func attachGuard(veth netlink.Link, br netlink.Link, a *Attachment) error {
 // attachProgram loads insns as a tc classifier and attaches it to link at
 // parent (ingress or egress of its clsact qdisc).
 func attachProgram(link netlink.Link, parent uint32, name string, insns asm.Instructions) error {
-	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
-		Name:         "lj_guard",
-		Type:         ebpf.SchedCLS,
-		Instructions: insns,
-		License:      "GPL",
-	}, ebpf.ProgramOptions{})
+	fd, err := loadProgram(insns)
 	if err != nil {
 		return fmt.Errorf("guard: load %s: %w", name, err)
 	}
-	defer prog.Close()
+	defer unix.Close(fd)
 	f := &netlink.BpfFilter{
 		FilterAttrs: netlink.FilterAttrs{
 			LinkIndex: link.Attrs().Index,
@@ -70,7 +69,7 @@ func attachProgram(link netlink.Link, parent uint32, name string, insns asm.Inst
 			Protocol:  unix.ETH_P_ALL,
 			Priority:  1,
 		},
-		Fd:           prog.FD(),
+		Fd:           fd,
 		Name:         name,
 		DirectAction: true,
 	}
@@ -78,6 +77,63 @@ func attachProgram(link netlink.Link, parent uint32, name string, insns asm.Inst
 		return fmt.Errorf("guard: attach %s to %s: %w", name, link.Attrs().Name, err)
 	}
 	return nil
+}
+
+// progLoadAttr is union bpf_attr as BPF_PROG_LOAD reads it, up to the name.
+type progLoadAttr struct {
+	progType, insnCnt uint32
+	insns, license    uint64
+	logLevel, logSize uint32
+	logBuf            uint64
+	kernVersion       uint32
+	progFlags         uint32
+	progName          [16]byte
+}
+
+// loadProgram loads insns as a BPF_PROG_TYPE_SCHED_CLS program and returns
+// its fd. It calls bpf(2) itself: github.com/cilium/ebpf's loader probes
+// kernel features first, which cost each login's process a few ms more
+// than the load. A refused program is loaded again with the verifier's
+// log, for the error.
+func loadProgram(insns asm.Instructions) (int, error) {
+	var code bytes.Buffer
+	var order binary.ByteOrder = binary.LittleEndian
+	if binary.NativeEndian.Uint16([]byte{0, 1}) == 1 {
+		order = binary.BigEndian
+	}
+	if err := insns.Marshal(&code, order); err != nil {
+		return -1, fmt.Errorf("assemble: %w", err)
+	}
+	license := []byte("GPL\x00")
+	attr := progLoadAttr{
+		progType: unix.BPF_PROG_TYPE_SCHED_CLS,
+		insnCnt:  uint32(code.Len() / asm.InstructionSize),
+		insns:    uint64(uintptr(unsafe.Pointer(&code.Bytes()[0]))),
+		license:  uint64(uintptr(unsafe.Pointer(&license[0]))),
+	}
+	copy(attr.progName[:], "lj_guard")
+	load := func() (int, error) {
+		fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		runtime.KeepAlive(code.Bytes())
+		runtime.KeepAlive(license)
+		if errno != 0 {
+			return -1, errno
+		}
+		return int(fd), nil
+	}
+	fd, err := load()
+	if err == nil {
+		return fd, nil
+	}
+	log := make([]byte, 64<<10)
+	attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), uint64(uintptr(unsafe.Pointer(&log[0])))
+	if fd, err2 := load(); err2 == nil { // refused once only: take it
+		return fd, nil
+	}
+	runtime.KeepAlive(log)
+	lines := strings.Split(strings.TrimSpace(string(trimNUL(log))), "\n")
+	lines = lines[max(0, len(lines)-3):] // the verifier's last words
+	return -1, fmt.Errorf("bpf prog load: %w: %s", err, strings.Join(lines, "; "))
 }
 
 // knownBridges returns own first, then the other bridges of the

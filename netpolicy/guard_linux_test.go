@@ -3,10 +3,11 @@ package netpolicy
 import (
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 )
 
 // TestGuardLoads: the kernel's verifier accepts the guard programs for
@@ -34,12 +35,24 @@ func TestGuardLoads(t *testing.T) {
 			t.Fatal(err)
 		}
 		for dir, insns := range map[string]asm.Instructions{"ingress": in, "egress": guardEgress(&c)} {
-			p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, Instructions: insns, License: "GPL"})
+			fd, err := loadProgram(insns)
 			if err != nil {
 				t.Fatalf("%s %s: %v", name, dir, err)
 			}
 			t.Logf("%s %s: %d instructions", name, dir, len(insns))
-			p.Close()
+			unix.Close(fd)
 		}
+	}
+}
+
+// TestGuardRefusedSaysWhy: a program the verifier refuses fails with the
+// verifier's reason.
+func TestGuardRefusedSaysWhy(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("requires root (loads BPF programs)")
+	}
+	_, err := loadProgram(asm.Instructions{asm.Return()}) // R0 never set
+	if err == nil || !strings.Contains(err.Error(), "R0") {
+		t.Errorf("loading a program that returns an unset R0: %v, want the verifier's reason", err)
 	}
 }
