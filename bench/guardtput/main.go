@@ -3,7 +3,8 @@
 // throughput and connection rate from a jail through the host to an
 // "upstream" namespace, with the guard on and with it taken off the veth,
 // interleaved (-r rounds, default 5) so that machine noise falls on both
-// alike; it prints each median and their ratio. It must run as root inside
+// alike, and with the clsact qdisc alone (no programs); it prints each
+// median and their ratios. It must run as root inside
 // a throwaway network namespace standing in for the host
 // (bench/guard_tput.sh makes one) and touches only namespaces it creates.
 package main
@@ -66,6 +67,7 @@ func main() {
 			if err != nil {
 				die("dial: %v", err)
 			}
+			c.(*net.TCPConn).SetLinger(0) // no TIME_WAIT to fill the port range
 			c.Close()
 		}
 		fmt.Printf("%.0f\n", float64(n)/time.Since(start).Seconds())
@@ -149,7 +151,7 @@ func main() {
 			saved = append(saved, b)
 		}
 	}
-	var on, off, onC, offC []float64
+	var on, off, onC, offC, bare, bareC []float64
 	measure := func(tput, rate *[]float64) {
 		*tput = append(*tput, inJail("LJB_ROLE=send", fmt.Sprintf("LJB_BYTES=%d", *size)))
 		*rate = append(*rate, inJail("LJB_ROLE=conns", fmt.Sprintf("LJB_CONNS=%d", *conns)))
@@ -159,12 +161,16 @@ func main() {
 		measure(&on, &onC)
 		setGuard(veth, false, nil)
 		measure(&off, &offC)
+		setGuard(veth, true, nil) // the qdisc without the programs
+		measure(&bare, &bareC)
+		setGuard(veth, false, nil)
 		setGuard(veth, true, saved)
 	}
 	med := func(s []float64) float64 { s = slices.Clone(s); slices.Sort(s); return s[len(s)/2] }
 	fmt.Printf("guard cost, jail -> host -> upstream TCP, %d rounds, medians (kernel %s)\n", *rounds, kernel())
 	fmt.Printf("  throughput  guard on %8.1f MB/s   off %8.1f MB/s   on/off %.3f\n", med(on), med(off), med(on)/med(off))
 	fmt.Printf("  connections guard on %8.0f /s     off %8.0f /s     on/off %.3f\n", med(onC), med(offC), med(onC)/med(offC))
+	fmt.Printf("  clsact qdisc alone: %.1f MB/s (/off %.3f), %.0f connections/s (/off %.3f)\n", med(bare), med(bare)/med(off), med(bareC), med(bareC)/med(offC))
 }
 
 // setGuard takes the veth's clsact qdisc off, or puts it and the saved
