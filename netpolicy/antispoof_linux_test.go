@@ -28,7 +28,8 @@ func spoofRole() {
 // its own address under another MAC. A counter of the test's own, ahead
 // of loginjail's chains, sees what crosses the bridge. First the check
 // is shown to bite: with the bridge table's jump emptied, the forged
-// datagram gets through; Restore puts the table back.
+// datagram gets through (with j1's guard taken off, which drops it too);
+// Restore puts the table back.
 func testAntiSpoof(t *testing.T, stateDir string, live []Live, j1 *jail, a1, a2 *Attachment) {
 	cmd := exec.Command("nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(countTable)
@@ -42,8 +43,15 @@ func testAntiSpoof(t *testing.T, stateDir string, live []Live, j1 *jail, a1, a2 
 	own := a1.IP.String() + " 192.0.2.1:9992"
 	ownOtherMAC := a1.IP.String() + " 192.0.2.1:9993 02:00:00:00:00:99"
 
-	// It bites: without the bridge table's jump, the forgery passes.
+	// It bites: without the bridge table's jump, the forgery passes, but
+	// for the guard (guard_prog.go), which drops a forged IP source on
+	// its own; then without the guard too.
 	run(t, "nft", "flush", "chain", "bridge", tableName, "prerouting")
+	j1.spoof(t, forged)
+	if c := counts(t); c[9991] != 0 {
+		t.Errorf("with the guard on and anti-spoofing off, the forged datagram crossed the bridge (%v)", c)
+	}
+	defer removeGuard(t, a1)()
 	j1.spoof(t, forged)
 	if c := counts(t); c[9991] == 0 {
 		t.Fatalf("without anti-spoofing the forged datagram did not cross the bridge (%v): the test cannot tell", c)

@@ -29,7 +29,8 @@ const jailIfName = "eth0"
 //  2. an address leased from the pool;
 //  3. the veth pair, its peer born as eth0 inside the jail's netns (moving a
 //     link between namespaces afterwards costs an RCU wait), the host end
-//     created enslaved to the bridge and up, then isolated on the bridge;
+//     created enslaved to the bridge and up, then isolated on the bridge,
+//     then guarded by its tc programs (guard_prog.go);
 //  4. inside the jail, through a netlink handle bound to its netns (no
 //     thread switches): address, up, default route via the gateway;
 //  5. if the policy names hosts, the jail's own resolver on the gateway
@@ -118,6 +119,11 @@ func Attach(spec Spec, pid int) (_ *Attachment, retErr error) {
 	// the forward chain.
 	if err := netlink.LinkSetIsolated(veth, true); err != nil {
 		return nil, fmt.Errorf("isolate bridge port %s: %w", a.HostVeth, err)
+	}
+	// Isolation no nftables flush can remove (guard_prog.go), on the
+	// host end while the jail's end is still down.
+	if err := attachGuard(veth, br, a); err != nil {
+		return nil, err
 	}
 
 	if err := configureInJail(nsFd, a); err != nil {

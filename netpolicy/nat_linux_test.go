@@ -353,6 +353,7 @@ func TestNATInner(t *testing.T) {
 		}
 	})
 	t.Run("IPv6", func(t *testing.T) { testIPv6(t, spec, attach, j1) })
+	t.Run("Guard", func(t *testing.T) { testGuard(t, stateDir, spec, attach, j1, j2, a1, a2) })
 	t.Run("AntiSpoof", func(t *testing.T) {
 		testAntiSpoof(t, stateDir, []Live{{spec("one"), a1.IP}, {spec("two"), a2.IP}}, j1, a1, a2)
 	})

@@ -97,6 +97,33 @@ func FirewallHealth(cfg *config.Config) (h netpolicy.Health, ok bool, err error)
 	return h, h.Table || len(live) > 0, nil
 }
 
+// GuardHealth is what `doctor` reports of the guards (netpolicy's tc
+// programs on each nat jail's veth, which a flush of nftables does not
+// remove): the number of live nat sessions checked, and the ids of those
+// whose veth lacks them.
+func GuardHealth(cfg *config.Config) (checked int, missing []string, err error) {
+	byDir, err := liveNetworks(NewRegistry(cfg.Server.StateDir))
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, live := range byDir {
+		for _, l := range live {
+			present, ok, err := netpolicy.GuardPresent(l.Spec.SessionID)
+			if err != nil {
+				return checked, missing, err
+			}
+			if !ok {
+				continue // no veth: the session is going or gone
+			}
+			checked++
+			if !present {
+				missing = append(missing, l.Spec.SessionID)
+			}
+		}
+	}
+	return checked, missing, nil
+}
+
 // KeepFirewall restores the firewall of every live session whenever
 // nftables reports a deletion of ours, and every firewallCheckEvery. It
 // returns when ctx ends.

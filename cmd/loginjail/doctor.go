@@ -35,7 +35,7 @@ func cmdDoctor(args []string) int {
 	if os.Geteuid() == 0 {
 		// Not from files: doctor's own checks only read files, this one
 		// asks nf_tables over netlink, which only root may.
-		results = append(results, firewallResult(cfg))
+		results = append(results, firewallResult(cfg), guardResult(cfg))
 	}
 	if err := doctor.Write(os.Stdout, results); err != nil {
 		return fail("doctor", err)
@@ -66,4 +66,23 @@ func firewallResult(cfg *config.Config) doctor.Result {
 	}
 	return doctor.Result{Check: name, Status: doctor.Fail, Msg: h.String(),
 		Fix: "something flushed or changed the ruleset (nft flush ruleset, nftables.service restart): loginjail sshd and each session's process restore it within seconds; if this persists, check their logs for net.restore"}
+}
+
+// guardResult is doctor's line on the guards: each live nat jail's veth
+// must carry them, or a flush of nftables leaves that jail free to reach
+// the host and other jails until the firewall is restored.
+func guardResult(cfg *config.Config) doctor.Result {
+	const name = "nat guard"
+	checked, missing, err := session.GuardHealth(cfg)
+	switch {
+	case err != nil:
+		return doctor.Result{Check: name, Status: doctor.Warn, Msg: "cannot read the jails' tc filters: " + err.Error()}
+	case checked == 0:
+		return doctor.Result{Check: name, Status: doctor.OK, Msg: "no live nat session (each nat jail's veth gets tc programs that keep it off the host and other jails even with nftables flushed)"}
+	case len(missing) == 0:
+		return doctor.Result{Check: name, Status: doctor.OK, Msg: fmt.Sprintf("all %d live nat jails guarded (tc programs on their veths, which a flush of nftables does not remove)", checked)}
+	}
+	return doctor.Result{Check: name, Status: doctor.Fail,
+		Msg: fmt.Sprintf("%d of %d live nat jails lack their guard (%s): while nftables is flushed they can reach the host and other jails", len(missing), checked, strings.Join(missing, ", ")),
+		Fix: "someone removed their clsact qdisc (tc qdisc del dev lj… clsact), or they predate this version: `loginjail kill` them; new logins get the guard"}
 }

@@ -365,6 +365,27 @@ tcp 10.0.2.15 22 'head -c 3 <&3'; echo " host-sshd $?"`
 		t.Errorf("doctor after the restore: %q, want ok", out)
 	}
 
+	// The window before the restore, held open: the listener and the
+	// session's own process stopped, the ruleset flushed. NAT is gone,
+	// but the guard on the jail's veth keeps the host shut, on its
+	// uplink address and on the gateway's.
+	if out := g.sh(t, "loginjail doctor | grep 'nat guard' || true"); !strings.HasPrefix(out, "ok") {
+		t.Errorf("doctor on the guards: %q, want ok", out)
+	}
+	window := `tcp() { timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2; $3" 2>/dev/null; }
+tcp 10.0.2.15 22 'head -c 3 <&3'; echo " host-sshd $?"
+tcp 10.213.0.1 22 'head -c 3 <&3'; echo " gateway-sshd $?"`
+	out = g.sh(t, fmt.Sprintf(`keepers="$(systemctl show -p MainPID --value loginjail) $(sed -n 's/.*"owner": *\([0-9]*\).*/\1/p' /run/loginjail/sessions/%s.json)"
+kill -STOP $keepers
+nft flush ruleset
+loginjail enter %s -- bash -c %s
+kill -CONT $keepers`, a.ID, a.ID, shellQuote(window)))
+	if !strings.Contains(out, "host-sshd ") || strings.Contains(out, "host-sshd 0") || strings.Contains(out, "gateway-sshd 0") {
+		t.Errorf("the live jail with the ruleset flushed and no keeper running: want the host closed (the guard): %q", out)
+	}
+	g.sh(t, fmt.Sprintf(`for i in $(seq 200); do nft list set inet loginjail jails 2>/dev/null | grep -qF ' %s' && exit 0; sleep 0.1; done
+echo "the live jail's firewall elements did not come back"; exit 1`, a.IP))
+
 	rules := g.sh(t, "nft list ruleset | grep -c . ; systemctl is-active nftables")
 	t.Logf("%s: nft ruleset lines / nftables.service: %s", g.im.dist, strings.ReplaceAll(rules, "\n", " "))
 	cg := g.cgroupOf(t, a.PID)
