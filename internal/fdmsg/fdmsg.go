@@ -69,15 +69,26 @@ func SendFiles(c syscall.Conn, v any, files ...*os.File) error {
 // a fork elsewhere in the process cannot leak them) and the caller's to
 // close.
 func Recv(c syscall.Conn, v any) ([]*os.File, error) {
-	buf := make([]byte, MaxMessage)
 	oob := make([]byte, unix.CmsgSpace(MaxFDs*4))
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
+	var buf []byte
 	var n, oobn, flags int
 	var rerr error
 	err = rc.Read(func(fd uintptr) bool {
+		// The packet's size first (MSG_PEEK|MSG_TRUNC leaves it queued
+		// and returns its full length), so the buffer is what it needs:
+		// a MaxMessage buffer per packet is a MiB of garbage each time,
+		// and a reader parked here would keep one live for as long as
+		// a session lasts (issue 17).
+		var size int
+		size, _, _, _, rerr = unix.Recvmsg(int(fd), nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if rerr != nil {
+			return rerr != unix.EAGAIN
+		}
+		buf = make([]byte, min(max(size, 1), MaxMessage))
 		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		return rerr != unix.EAGAIN
 	})

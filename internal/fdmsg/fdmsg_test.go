@@ -3,6 +3,8 @@ package fdmsg
 import (
 	"errors"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -56,5 +58,38 @@ func TestRoundTrip(t *testing.T) {
 	a.Close()
 	if _, err := Recv(b, &got); !errors.Is(err, ErrClosed) {
 		t.Errorf("after the peer closed: %v, want ErrClosed", err)
+	}
+}
+
+// TestRecvSized: a small packet costs a buffer of its own size, not
+// MaxMessage: the per-connection process and the jail init receive every
+// control message this way, and a MiB per packet kept their heaps at the
+// collector's goal (issue 17). A large one still arrives whole.
+func TestRecvSized(t *testing.T) {
+	a, b := socketPair(t)
+	type msg struct{ Type, Text string }
+	const packets = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < packets; i++ {
+		if err := Send(a, &msg{"ping", "small"}); err != nil {
+			t.Fatal(err)
+		}
+		var got msg
+		if _, err := Recv(b, &got); err != nil || got.Text != "small" {
+			t.Fatalf("got %+v, %v", got, err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / packets; per > 16<<10 {
+		t.Errorf("Recv of a small packet allocates %d bytes", per)
+	}
+	big := msg{"big", strings.Repeat("x", 100_000)}
+	if err := Send(a, &big); err != nil {
+		t.Fatal(err)
+	}
+	var got msg
+	if _, err := Recv(b, &got); err != nil || got != big {
+		t.Fatalf("large packet: %d bytes, %v", len(got.Text), err)
 	}
 }
