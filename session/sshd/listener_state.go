@@ -69,9 +69,11 @@ type listenerState struct {
 	HeapBytes   uint64 // live heap bytes after a collection
 }
 
-// state collects the listener's state; it runs a collection first, so
-// the heap figures are what is live, not garbage.
+// state collects the listener's state; it runs two collections first
+// (the second empties what sync.Pools kept through the first), so the
+// heap figures are what is live, not garbage.
 func (l *listener) state() listenerState {
+	runtime.GC()
 	runtime.GC()
 	l.mu.Lock()
 	s := listenerState{Children: l.children, Unauth: l.unauth}
