@@ -107,7 +107,8 @@ func (s *sshdServer) burst(u *testutil.User, k int) {
 // burst must add nothing to it.
 func TestSshdListenerFlat(t *testing.T) {
 	const k = 40
-	s := newSSHD(t, "", "")
+	// k logins at once, none dropped by the default max_startups.
+	s := newSSHD(t, `max_startups = "100"`, "")
 	u := testutil.NewUser(t, "sshdflat")
 	s.authorize(u, "")
 	// Warm up: the first logins load what the listener keeps anyway.
