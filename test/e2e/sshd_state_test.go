@@ -133,7 +133,7 @@ func TestSshdListenerFlat(t *testing.T) {
 		{"threads", start, 4},
 		// Allocations per connection: the child, its exec.Cmd, pipes, a
 		// scanner, a timer; one kept per connection is k.
-		{"heap_objects", first, k / 2},
+		{"heap_objects", first, k * 3 / 4}, // measured +0..19 for k = 40
 		{"unauthenticated", start, 0},
 		{"penalised_sources", start, 0},
 	} {
