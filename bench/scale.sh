@@ -14,6 +14,11 @@
 #           CPU ms per login from the server's own cpuacct cgroup (listener,
 #           per-connection processes, PAM, jails, the user's shell), logins/s
 #           over the wall time, failures. -r repeats it.
+#   listener  -L N (0 skips): logins of `ssh … true` (10 at once) until each
+#           server has served 100, before the rounds above; after them, more
+#           until it has served N (the rounds' sessions count): the
+#           listener's PSS at both points and their ratio (issue 17: within
+#           10%), with its threads.
 #   start   bench/jail_start.sh (-j N iterations; 0 skips): jail start to
 #           `true` exit next to bare `unshare`.
 #   bulk    --shared: also runs the shared OpenSSH harness
@@ -43,7 +48,7 @@ set -uo pipefail
 die() { printf 'scale: error: %s\n' "$*" >&2; exit 1; }
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
-NS_LIST=20 M=40 C_LIST=10 ROUNDS=1 NUSERS=2 JAIL_N=20 QUICKACK=1 SHARED=0
+NS_LIST=20 M=40 C_LIST=10 ROUNDS=1 NUSERS=2 JAIL_N=20 QUICKACK=1 SHARED=0 LSERVE=0
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -53,13 +58,14 @@ while [ $# -gt 0 ]; do
 	-r) ROUNDS=$2; shift 2 ;;
 	-u) NUSERS=$2; shift 2 ;;
 	-j) JAIL_N=$2; shift 2 ;;
+	-L) LSERVE=$2; shift 2 ;;
 	--shared) SHARED=1; shift ;;
 	--no-quickack) QUICKACK=0; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) die "unknown argument $1 (try -h)" ;;
 	esac
 done
-for v in "$M" "$ROUNDS" "$NUSERS" "$JAIL_N" ${NS_LIST//,/ } ${C_LIST//,/ }; do
+for v in "$M" "$ROUNDS" "$NUSERS" "$JAIL_N" "$LSERVE" ${NS_LIST//,/ } ${C_LIST//,/ }; do
 	[[ $v =~ ^[0-9]+$ ]] || die "not a number: $v"
 done
 [ "$NUSERS" -ge 1 ] && [ "$NUSERS" -le 50 ] || die "-u must be 1..50"
@@ -342,6 +348,32 @@ logins() {
 	record "$name" "logins c=$c: CPU ms/login (round $r)" "$(awk -v a="$cpu0" -v b="$cpu1" -v m="$M" 'BEGIN{printf "%.1f", (b-a)/1e6/m}')" ""
 	record "$name" "logins c=$c: logins/s (round $r)" "$(awk -v m="$M" -v f="$fails" -v t=$((t1 - t0)) 'BEGIN{printf "%.2f", (m-f)/(t/1e6)}')" ""
 	record "$name" "logins c=$c: failures (round $r)" "$fails" "of $M"
+	SERVED[$name]=$((SERVED[$name] + M))
+}
+
+# serve_to NAME TARGET: logins of `ssh … true`, 10 at once, until NAME has
+# served TARGET sessions; then the listener's PSS and threads
+serve_to() {
+	local name=$1 target=$2 n lpid fails
+	lpid=PID_$name
+	lpid=${!lpid}
+	n=$((target - SERVED[$name]))
+	if [ "$n" -gt 0 ]; then
+		log "$name: $n logins to reach $target served"
+		: >"$work/serve.rc"
+		export -f ssh_to port_of
+		export work OSSH_PORT LJ_PORT
+		for ((i = 0; i < n; i++)); do echo "${USERS[i % NUSERS]}"; done |
+			xargs -P 10 -I{} "${PRE[@]}" bash -c 'PRE=(); ssh_to "$1" {} true </dev/null >/dev/null 2>>"$work/logins.err"; echo $? >>"$work/serve.rc"' _ "$name"
+		fails=$(grep -vc '^0$' "$work/serve.rc")
+		SERVED[$name]=$target
+		[ "$fails" -gt 0 ] && log "$name: $fails of $n logins failed"
+	fi
+	wait_drained "$name"
+	sleep "$SETTLE"
+	LPSS[$name,$target]=$(pss_kb "$lpid")
+	record "$name" "listener: PSS KiB after $target served" "${LPSS[$name,$target]}" \
+		"$(awk '/^Threads:/ {print $2}' /proc/"$lpid"/status) threads"
 }
 
 start_server openssh
@@ -359,8 +391,11 @@ done
 log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 record host "load average at start" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" ""
 
+declare -A SERVED=([openssh]=1 [loginjail]=1) LPSS=()
+if [ "$LSERVE" -gt 0 ]; then
+	for name in openssh loginjail; do serve_to "$name" 100; done
+fi
 # idle rounds, the servers taking turns
-declare -A SERVED=([openssh]=1 [loginjail]=1)
 for n in ${NS_LIST//,/ }; do
 	[ "$n" -gt 0 ] || continue # -n 0: no idle round
 	for name in openssh loginjail; do
@@ -377,6 +412,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		done
 	done
 done
+# the listener's PSS after 100 and after LSERVE served
+if [ "$LSERVE" -gt 0 ]; then
+	for name in openssh loginjail; do
+		last=$((SERVED[$name] > LSERVE ? SERVED[$name] : LSERVE))
+		serve_to "$name" "$last"
+		record "$name" "listener: PSS after $last / after 100 served" \
+			"$(awk -v a="${LPSS[$name,$last]}" -v b="${LPSS[$name,100]}" 'BEGIN{printf "%.3f", a/b}')" ""
+	done
+fi
 for name in openssh loginjail; do
 	pid=PID_$name
 	record "$name" "listener PSS KiB at the end" "$(pss_kb "${!pid}")" ""

@@ -104,6 +104,13 @@ func (p *penalties) add(a netip.Addr, d time.Duration) bool {
 	return e.enforced
 }
 
+// size is the number of sources in the table.
+func (p *penalties) size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.src)
+}
+
 // refused reports whether a's source is penalised now.
 func (p *penalties) refused(a netip.Addr) bool {
 	p.mu.Lock()

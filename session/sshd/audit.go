@@ -13,6 +13,7 @@ import (
 const (
 	evListen        = "sshd.listen"         // listener ready
 	evReload        = "sshd.reload"         // SIGHUP: config re-read (or kept, with err)
+	evState         = "sshd.state"          // SIGUSR1: what the listener holds (children, goroutines, heap)
 	evHostKey       = "sshd.hostkey"        // host key generated
 	evConnDrop      = "conn.drop"           // refused by max_startups or a source penalty
 	evConnStart     = "conn.start"          // per-connection process took the connection

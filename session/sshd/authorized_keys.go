@@ -183,7 +183,9 @@ func matchKeyLines(data []byte, src string, key ssh.PublicKey, ca bool) (*keyOpt
 	want := key.Marshal()
 	var errs []error
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), maxAuthorizedKeys)
+	// A line-sized buffer that grows for a long line: 64 KiB per lookup
+	// was garbage an idle session kept resident (issue 17).
+	sc.Buffer(make([]byte, 0, 4096), maxAuthorizedKeys)
 	for n := 1; sc.Scan(); n++ {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 || line[0] == '#' {

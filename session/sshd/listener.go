@@ -50,8 +50,11 @@ type listener struct {
 	cfgData []byte
 	gate    startups
 	unauth  int
-	pen     *penalties
-	metrics *metrics.Logins // nil without [server] metrics_listen
+	// children are the per-connection processes being watched.
+	children int
+	pen      *penalties
+	mem      *memRelease
+	metrics  *metrics.Logins // nil without [server] metrics_listen
 }
 
 // child is one per-connection process as the listener tracks it.
@@ -70,7 +73,7 @@ type child struct {
 // SIGHUP re-reads the config file for new connections (the listen
 // address stays until a restart).
 func Serve(opts Options) error {
-	l := &listener{opts: opts, pen: newPenalties()}
+	l := &listener{opts: opts, pen: newPenalties(), mem: newMemRelease()}
 	if err := l.load(); err != nil {
 		return err
 	}
@@ -111,11 +114,15 @@ func Serve(opts Options) error {
 	go session.KeepFirewall(context.Background(), l.cfg, slog.Default())
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	go func() {
 		for sig := range sigs {
-			if sig == syscall.SIGHUP {
+			switch sig {
+			case syscall.SIGHUP:
 				l.reload(addr)
+				continue
+			case syscall.SIGUSR1:
+				l.logState()
 				continue
 			}
 			slog.Info("stopping; live connections keep running", "event", evListen, "signal", sig.String())
@@ -321,7 +328,16 @@ func (l *listener) spawn(nc net.Conn, ch *child, cfg *config.Config, name string
 		cfgW.Write(data)
 		cfgW.Close()
 	}()
-	go l.watch(cmd, statusR, ch, cfg)
+	l.mu.Lock()
+	l.children++
+	l.mu.Unlock()
+	go func() {
+		l.watch(cmd, statusR, ch, cfg)
+		l.mu.Lock()
+		l.children--
+		l.mu.Unlock()
+		l.mem.ended()
+	}()
 	return nil
 }
 

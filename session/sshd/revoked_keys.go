@@ -40,7 +40,7 @@ func readKeySet(path string) (keySet, error) {
 	}
 	set := keySet{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), maxKeyList)
+	sc.Buffer(make([]byte, 0, 4096), maxKeyList) // grows for a long line
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 || line[0] == '#' {
