@@ -135,6 +135,9 @@ printf '%s\n' /etc/default/loginjail /etc/loginjail/loginjail.toml /etc/pam.d/lo
 
 # libsubid is not linked but dlopened, and only on hosts whose
 # nsswitch.conf has a subid: source (sssd, FreeIPA): a Suggests below.
+# So are libpam-wtmpdb and libpam-lastlog2 (Debian 13): their PAM modules
+# in common-session, which /etc/pam.d/loginjail includes, are what record
+# `loginjail sshd` logins for wtmpdb's last(1) and for lastlog2.
 #
 # Depends, from what the binary links (dpkg-shlibdeps needs a debian/
 # source tree; this is the same answer for the two libraries we use):
@@ -174,7 +177,7 @@ Architecture: $arch
 Maintainer: loginjail maintainers <loginjail@packages.invalid>
 Installed-Size: $installed_size
 Depends: $dep_line
-Suggests: openssh-server, libsubid5 | libsubid4
+Suggests: openssh-server, libsubid5 | libsubid4, libpam-wtmpdb, libpam-lastlog2
 Section: admin
 Priority: optional
 Homepage: https://github.com/loginjail/loginjail

@@ -71,6 +71,10 @@ func (h *holder) serve() error {
 	}()
 	stopClock := make(chan struct{})
 	go h.timeouts(stopClock)
+	if !h.relay.needed() {
+		// No byte passes the holder: the terminals tell the last input.
+		go watchTerminals(h.srv, h.relay.Activity, stopClock)
+	}
 	<-h.done
 	close(stopClock)
 	h.srv.Close()

@@ -79,3 +79,16 @@ func (g *Registry) removeInput(id string) error {
 	}
 	return nil
 }
+
+// advanceTo records input at t, if that is later than the latest input
+// known: a terminal's access time comes late and coarse (holder_idle.go),
+// so it must never move the clock back.
+func (a *Activity) advanceTo(t time.Time) {
+	n := t.UnixNano()
+	for {
+		old := a.last.Load()
+		if n <= old || a.last.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}

@@ -112,6 +112,20 @@ func (srv *JailServer) Held(kind string) int {
 	return srv.held[kind]
 }
 
+// Peers are the process ids of the clients being served a request of
+// type kind (each as the kernel gave it when it connected).
+func (srv *JailServer) Peers(kind string) []int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	var pids []int
+	for sv := range srv.conns {
+		if sv.kind == kind && sv.pid > 0 {
+			pids = append(pids, sv.pid)
+		}
+	}
+	return pids
+}
+
 // Ending reports whether the server takes no more requests.
 func (srv *JailServer) Ending() bool {
 	srv.mu.Lock()

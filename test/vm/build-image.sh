@@ -63,6 +63,14 @@ packages=(
 	libnss-ldapd
 	libpam-ldapd
 )
+# Debian 13 dropped last(1) from util-linux and lastlog(8) from login;
+# its release notes name the replacements an admin installs: wtmpdb's
+# `last` and lastlog2, each with its PAM module (pam-auth-update adds
+# pam_wtmpdb and pam_lastlog2 to common-session). checkLoginRecords
+# proves jailed logins reach them. Debian 12 has neither.
+if [ "$dist" = trixie ]; then
+	packages+=(wtmpdb libpam-wtmpdb lastlog2 libpam-lastlog2)
+fi
 
 work=$(mktemp -d "${out%/}.build.XXXXXX")
 cleanup() { rm -rf "$work"; }

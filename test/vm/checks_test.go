@@ -21,6 +21,7 @@ func runChecks(t *testing.T, g *guest) {
 	t.Run("rootfs-host", func(t *testing.T) { checkRootfsHost(t, g) })
 	t.Run("rootfs-image", func(t *testing.T) { checkRootfsImage(t, g) })
 	t.Run("nat", func(t *testing.T) { checkNAT(t, g) })
+	t.Run("login-records", func(t *testing.T) { checkLoginRecords(t, g) })
 	t.Run("pam", func(t *testing.T) { checkPAM(t, g) })
 	t.Run("ldap", func(t *testing.T) { checkLDAP(t, g) })
 	t.Run("purge", func(t *testing.T) { checkPurge(t, g) })
