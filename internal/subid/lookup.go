@@ -54,6 +54,17 @@ func (s Source) Lookup(u User, allocate bool, log *slog.Logger) (config.SubIDs, 
 	return s.allocate(u, log)
 }
 
+// Plan is the range a first login with subid_allocate would give u now,
+// as Lookup would allocate it, but nothing is locked or written
+// (check-config only looks): another allocation may take it first.
+func (s Source) Plan(u User) (config.SubIDs, error) {
+	span, err := config.PlanSubIDs(s.files(), u.UID, u.GID)
+	if err != nil {
+		return config.SubIDs{}, fmt.Errorf("plan subordinate ids for %q: %w", u.Name, err)
+	}
+	return config.SubIDs{UIDStart: uint32(span.Start), GIDStart: uint32(span.Start)}, nil
+}
+
 // fromFiles reads the subuid and subgid files.
 func (s Source) fromFiles(u User) (config.SubIDs, error) {
 	f := s.files()
