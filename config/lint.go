@@ -400,12 +400,25 @@ func (l *linter) subIDs() {
 		}
 		_, err = LookupSubIDsFrom(orDefault(l.o.SubUID, subuidFile), orDefault(l.o.SubGID, subgidFile),
 			passwd, orDefault(l.o.Group, groupFile), u.user, uid)
-		if err != nil {
+		if err != nil && !(errors.Is(err, ErrNoSubIDs) && l.allocates(passwd, u.user)) {
 			// A named user without a range cannot log in, but the others
 			// can: a warning, so that the server still starts.
 			l.add(u.line, u.line > 0, "%v", err)
 		}
 	}
+}
+
+// allocates says whether the policy name gets (from no particular
+// address) has subid_allocate: their first login then makes the range
+// they lack, which is not a mistake. Groups come from NSS only when the
+// passwd file is the system's.
+func (l *linter) allocates(passwd, name string) bool {
+	var groups []string
+	if passwd == passwdFile {
+		groups, _ = GroupsOf(name)
+	}
+	r, err := l.c.Resolve(name, groups, netip.Addr{})
+	return err == nil && r.Jail.SubIDAllocate
 }
 
 // lookupUID finds a user's uid in the passwd file, then through NSS when

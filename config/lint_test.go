@@ -170,6 +170,13 @@ func TestLintSubIDs(t *testing.T) {
 	one(t, lint(t, "", o), "t.toml: user \"bob\" has no subordinate uid range", "usermod")
 	o.Users = []string{"alice"}
 	none(t, lint(t, "", o))
+	// A policy that allocates the range: no finding, the first login
+	// makes it. Another user's policy allocating changes nothing.
+	o.Users = []string{"bob"}
+	none(t, lint(t, "[jail]\nsubid_allocate = true\n", o))
+	none(t, lint(t, "[[policy]]\nmatch_users = [\"bob\"]\n[policy.jail]\nsubid_allocate = true\n", o))
+	one(t, lint(t, "[[policy]]\nmatch_users = [\"alice\"]\n[policy.jail]\nsubid_allocate = true\n", o),
+		"t.toml: user \"bob\" has no subordinate uid range", "usermod")
 }
 
 // TestLintOrder: findings come in the order of the file.

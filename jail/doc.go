@@ -27,7 +27,9 @@
 //  6. etcFilesFromParent: the jail's generated /etc files (hosts, and a nat
 //     jail's resolv.conf: its own resolver at the gateway when its policy
 //     names hosts), all made here, as they name the address step 5 gave;
-//     the Spec is never written.
+//     the Spec is never written. Also the session user's passwd and group
+//     lines for a self jail (names.go), which init merges into the
+//     root's own files.
 //  7. setupInitFromParent: for an image rootfs, the idmapped lower layer
 //     (only host root can make it); then the setup message, and the wait
 //     for ready or init's error.

@@ -3,6 +3,7 @@ package jail
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -20,6 +21,11 @@ import (
 type EtcFiles struct {
 	Hosts      string `json:"hosts,omitempty"`       // names the hostname at the jail's address
 	ResolvConf string `json:"resolv_conf,omitempty"` // nat jails only; "" keeps the root's
+	// Passwd and Group are lines init merges into the root's own
+	// /etc/passwd and /etc/group (mergeEntries): the session user's
+	// names in a self jail (names.go). None leaves the files as they are.
+	Passwd []string `json:"passwd,omitempty"`
+	Group  []string `json:"group,omitempty"`
 }
 
 // etcFilesFromParent makes the jail's /etc files: hosts always (the
@@ -30,7 +36,10 @@ func etcFilesFromParent(spec *Spec, att *netpolicy.Attachment) (*EtcFiles, error
 	if att != nil {
 		ip = att.IP
 	}
-	etc := &EtcFiles{Hosts: netpolicy.HostsFile(spec.Hostname, ip)}
+	etc := &EtcFiles{Hosts: netpolicy.HostsFile(spec.Hostname, ip), Group: groupEntries(spec)}
+	if pw := passwdEntry(spec); pw != "" {
+		etc.Passwd = []string{pw}
+	}
 	if spec.Network != nil {
 		var err error
 		if own := ownResolver(att); own.IsValid() {
@@ -53,15 +62,26 @@ func ownResolver(att *netpolicy.Attachment) netip.Addr {
 	return att.OwnResolver()
 }
 
-// bindEtcFiles puts the session's /etc/hosts and /etc/resolv.conf in place:
-// written to init's scratch tmpfs and bound over the root's files, so the
-// root itself (the host's /etc, or an image) is never written. Runs after
-// the fresh /run exists: a resolv.conf that links into /run (systemd's
-// stub) gets its target made there.
+// bindEtcFiles puts the session's /etc/hosts, /etc/resolv.conf and, when
+// the user's names are missing from the root's, /etc/passwd and /etc/group
+// in place: written to init's scratch tmpfs and bound over the root's
+// files, so the root itself (the host's /etc, or an image) is never
+// written. Runs after the fresh /run exists: a resolv.conf that links
+// into /run (systemd's stub) gets its target made there.
 func (r *rootfs) bindEtcFiles() error {
+	passwd, err := r.mergedRootFile("/etc/passwd", r.etc.Passwd)
+	if err != nil {
+		return err
+	}
+	group, err := r.mergedRootFile("/etc/group", r.etc.Group)
+	if err != nil {
+		return err
+	}
 	files := []struct{ path, content string }{
 		{"/etc/hosts", r.etc.Hosts},
 		{"/etc/resolv.conf", r.etc.ResolvConf},
+		{"/etc/passwd", passwd},
+		{"/etc/group", group},
 	}
 	for _, f := range files {
 		if f.content == "" {
@@ -83,6 +103,41 @@ func (r *rootfs) bindEtcFiles() error {
 	}
 	return nil
 }
+
+// mergedRootFile is the root's file at path with entries merged in, or ""
+// when it already holds them all (then it is left unbound, the root's
+// own). The root's file is read inside the root, so an image's symlink
+// cannot point the read at a host file.
+func (r *rootfs) mergedRootFile(path string, entries []string) (string, error) {
+	if len(entries) == 0 {
+		return "", nil
+	}
+	var content []byte
+	fd, err := openInRoot(r.root, path, unix.O_RDONLY)
+	switch {
+	case err == nil:
+		f := os.NewFile(uintptr(fd), path)
+		content, err = io.ReadAll(io.LimitReader(f, maxEtcFile+1))
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", path, err)
+		}
+		if len(content) > maxEtcFile {
+			return "", fmt.Errorf("read %s: over %d bytes", path, maxEtcFile)
+		}
+	case !errors.Is(err, unix.ENOENT):
+		return "", err
+	}
+	merged, changed := mergeEntries(string(content), entries)
+	if !changed {
+		return "", nil
+	}
+	return merged, nil
+}
+
+// maxEtcFile bounds how much of a root's /etc/passwd or /etc/group init
+// reads: an image's file is untrusted input.
+const maxEtcFile = 64 << 20
 
 // ensureFileTarget makes sure path resolves (inside root) to a file a bind
 // can cover: it exists, or it is a symlink whose target can be created in

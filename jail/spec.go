@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/loginjail/loginjail/netpolicy"
@@ -45,6 +46,10 @@ type Spec struct {
 	// only); otherwise the user namespace denies it, so no process can
 	// shed the groups.
 	AllowSetgroups bool `json:"allow_setgroups"`
+	// Account names the user and their groups inside a self jail
+	// (names.go); nil leaves the rootfs's /etc/passwd and /etc/group as
+	// they are.
+	Account *Account `json:"account,omitempty"`
 
 	Rootfs   string   `json:"rootfs"`   // RootfsHost or an absolute image directory (per-session tmpfs overlay)
 	Hostname string   `json:"hostname"` // already expanded from the policy template
@@ -121,6 +126,14 @@ func (s *Spec) Validate() error {
 	}
 	if err := s.Confine.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if s.Account != nil {
+		if strings.ContainsAny(s.User, ":,") || !entryField(s.User) {
+			errs = append(errs, fmt.Errorf("user %q: cannot be written to /etc/passwd", s.User))
+		}
+		if err := s.Account.validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -16,6 +16,7 @@ type Identity struct {
 	Name  string
 	UID   uint32
 	GID   uint32
+	Gecos string
 	Home  string
 	Shell string
 	// Groups are the account's groups as a login gets them
@@ -91,5 +92,5 @@ func parsePasswdLine(line, name string) (*Identity, bool) {
 	if err1 != nil || err2 != nil {
 		return nil, false
 	}
-	return &Identity{Name: f[0], UID: uint32(uid), GID: uint32(gid), Home: f[5], Shell: f[6]}, true
+	return &Identity{Name: f[0], UID: uint32(uid), GID: uint32(gid), Gecos: f[4], Home: f[5], Shell: f[6]}, true
 }

@@ -99,6 +99,7 @@ func Open(ctx context.Context, cfg *config.Config, l Login) (*Session, error) {
 	}
 	spec.KeepAlive = l.KeepAlive
 	s := &Session{ID: id, Who: who, Policy: res, Spec: spec, Shell: ShellFor(res, who), registry: NewRegistry(cfg.Server.StateDir)}
+	spec.Account = AccountFor(spec, who, s.Shell)
 	s.record, err = newRecord(spec, res, who, s.Shell, s.Env(""), l.Frontdoor, l.RemoteStr)
 	if err != nil {
 		return nil, err

@@ -89,7 +89,7 @@ func TestReplaceEnv(t *testing.T) {
 
 func TestParsePasswdLine(t *testing.T) {
 	id, ok := parsePasswdLine("alice:x:1001:1002:Alice,,,:/home/alice:/bin/bash", "alice")
-	if !ok || !reflect.DeepEqual(*id, Identity{Name: "alice", UID: 1001, GID: 1002, Home: "/home/alice", Shell: "/bin/bash"}) {
+	if !ok || !reflect.DeepEqual(*id, Identity{Name: "alice", UID: 1001, GID: 1002, Gecos: "Alice,,,", Home: "/home/alice", Shell: "/bin/bash"}) {
 		t.Errorf("got %+v %v", id, ok)
 	}
 	for _, line := range []string{"alice:x:1001:1002::/home/alice:/bin/bash", "alicex:x:1:1::/h:/s", "alice:x:bad:1::/h:/s", "alice:x:1:1"} {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 
@@ -11,14 +13,27 @@ import (
 )
 
 // insideIDs is the user's `id` inside the jail r gives them, or why
-// there is none.
-func insideIDs(r *config.Resolved, user string) string {
+// there is none. For a user without a range whose policy allocates one,
+// it first prints a "# subids:" line to w: what the first login will do
+// (never done here), and the id is the one that range would give.
+func insideIDs(w io.Writer, r *config.Resolved, user string) string {
 	who, err := session.LookupIdentity(user)
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
 	// Never allocate here: check-config only looks.
-	ids, err := subid.Source{}.Lookup(subid.User{Name: who.Name, UID: who.UID, GID: who.GID}, false, nil)
+	src, u := subid.Source{}, subid.User{Name: who.Name, UID: who.UID, GID: who.GID}
+	ids, err := src.Lookup(u, false, nil)
+	if errors.Is(err, config.ErrNoSubIDs) && r.Jail.SubIDAllocate {
+		plan, perr := src.Plan(u)
+		if perr != nil {
+			fmt.Fprintf(w, "# subids: none yet; subid_allocate is on, but the first login would fail: %v\n", perr)
+			return "no jail (" + err.Error() + ")"
+		}
+		fmt.Fprintf(w, "# subids: none yet; the first login allocates a %d-range (subid_allocate), now %d-%d\n",
+			config.SubIDCount, plan.UIDStart, uint64(plan.UIDStart)+config.SubIDCount-1)
+		return session.InsideIDs(r, who, plan)
+	}
 	if err != nil {
 		return "no jail (" + err.Error() + ")"
 	}
@@ -103,7 +118,7 @@ func cmdCheckConfig(argv []string) int {
 		if err := ex.Write(os.Stdout); err != nil {
 			return fail("check-config", err)
 		}
-		fmt.Printf("# inside the jail: %s\n", insideIDs(ex.Resolved, *user))
+		fmt.Printf("# inside the jail: %s\n", insideIDs(os.Stdout, ex.Resolved, *user))
 	}
 	if *dump {
 		if err := cfg.EncodeTOML(os.Stdout); err != nil {

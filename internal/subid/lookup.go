@@ -32,6 +32,12 @@ type User struct {
 // error, never replaced.
 func (s Source) Lookup(u User, allocate bool, log *slog.Logger) (config.SubIDs, error) {
 	ids, err := s.fromFiles(u)
+	if err != nil && allocate && !errors.Is(err, config.ErrNoSubIDs) {
+		// A half range may be another login's allocation caught between
+		// its two files (each is replaced whole, the pair is not): read
+		// again under shadow's lock, which that allocation holds.
+		ids, err = s.fromFilesLocked(u)
+	}
 	if err == nil || !errors.Is(err, config.ErrNoSubIDs) {
 		return ids, err
 	}
@@ -52,6 +58,28 @@ func (s Source) Lookup(u User, allocate bool, log *slog.Logger) (config.SubIDs, 
 		return config.SubIDs{}, err
 	}
 	return s.allocate(u, log)
+}
+
+// fromFilesLocked is fromFiles under shadow's lock on both files.
+func (s Source) fromFilesLocked(u User) (config.SubIDs, error) {
+	f := s.files()
+	unlock, err := lockShadow(orDefault(s.PwdLock, pwdLockFile), f.SubUID, f.SubGID)
+	if err != nil {
+		return config.SubIDs{}, fmt.Errorf("subordinate ids of %q: %w", u.Name, err)
+	}
+	defer unlock()
+	return s.fromFiles(u)
+}
+
+// Plan is the range a first login with subid_allocate would give u now,
+// as Lookup would allocate it, but nothing is locked or written
+// (check-config only looks): another allocation may take it first.
+func (s Source) Plan(u User) (config.SubIDs, error) {
+	span, err := config.PlanSubIDs(s.files(), u.UID, u.GID)
+	if err != nil {
+		return config.SubIDs{}, fmt.Errorf("plan subordinate ids for %q: %w", u.Name, err)
+	}
+	return config.SubIDs{UIDStart: uint32(span.Start), GIDStart: uint32(span.Start)}, nil
 }
 
 // fromFiles reads the subuid and subgid files.

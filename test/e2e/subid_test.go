@@ -85,3 +85,32 @@ func TestSshdSubIDAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigSubIDAllocate: `check-config --user` for a user with no
+// subordinate range says what the first login will do when their policy
+// allocates one, and shows the id they would have inside, without
+// writing a range; when it does not, it says there is no jail and fails.
+func TestCheckConfigSubIDAllocate(t *testing.T) {
+	u := testutil.NewUserNoSubIDs(t, "subcc")
+	before, err := os.ReadFile(testutil.SubUIDFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e := newEnv(t, fmt.Sprintf("[[policy]]\nname = \"dir\"\nmatch_users = [%q]\n[policy.jail]\nsubid_allocate = true\n", u.Name))
+	out, serr, code := testutil.Run(t, e.bin, "check-config", "--config", e.cfg, "--user", u.Name)
+	want := "# subids: none yet; the first login allocates a 65536-range (subid_allocate), now "
+	inside := fmt.Sprintf("# inside the jail: uid=%d(%s) gid=%d(%s)", u.UID, u.Name, u.GID, u.Name)
+	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, inside) || strings.Contains(out, "no jail") {
+		t.Errorf("subid_allocate: exit %d, stderr %q; want %q and %q in\n%s", code, serr, want, inside, out)
+	}
+	if after, _ := os.ReadFile(testutil.SubUIDFile); string(after) != string(before) {
+		t.Errorf("check-config changed %s", testutil.SubUIDFile)
+	}
+
+	e = newEnv(t, "")
+	out, serr, code = testutil.Run(t, e.bin, "check-config", "--config", e.cfg, "--user", u.Name)
+	if code == 0 || !strings.Contains(out, "# inside the jail: no jail (") || strings.Contains(out, "# subids:") {
+		t.Errorf("no subid_allocate: exit %d, stderr %q; want a failure and \"no jail\" in\n%s", code, serr, out)
+	}
+}
