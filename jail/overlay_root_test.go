@@ -15,28 +15,7 @@ import (
 // admin would unpack an image.
 func newBusyboxImage(t *testing.T) string {
 	t.Helper()
-	testutil.RequireTool(t, "/bin/busybox") // busybox-static
-	dir, err := os.MkdirTemp("", "ljimage")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	for _, d := range []string{"bin", "etc", "home", "root", "tmp", "var/tmp", "proc", "sys", "dev", "run"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, applet := range []string{"sh", "id", "ls", "cat", "touch", "echo", "stat", "hostname", "mkdir"} {
-		os.Symlink("busybox", filepath.Join(dir, "bin", applet))
-	}
+	dir := testutil.BusyboxRootfs(t, "ljimage", "sh", "id", "ls", "cat", "touch", "echo", "stat", "hostname", "mkdir")
 	os.WriteFile(filepath.Join(dir, "etc/os-release"), []byte("ID=ljtest\n"), 0o644)
 	return dir
 }

@@ -15,28 +15,7 @@ import (
 // elsewhere would: the session user is not in it.
 func accountImage(t *testing.T, uid int) (dir, passwd string) {
 	t.Helper()
-	testutil.RequireTool(t, "/bin/busybox") // busybox-static
-	dir, err := os.MkdirTemp("", "ljt-acct-img-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	for _, d := range []string{"bin", "etc", "home", "root", "tmp", "var/tmp", "proc", "sys", "dev", "run"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"sh", "id", "ls", "cat", "echo"} {
-		os.Symlink("busybox", filepath.Join(dir, "bin", a))
-	}
+	dir = testutil.BusyboxRootfs(t, "ljt-acct-img-", "sh", "id", "ls", "cat", "echo")
 	passwd = fmt.Sprintf("root:x:0:0:root:/root:/bin/sh\nimguser:x:%d:%d::/home/imguser:/bin/sh\n", uid, uid)
 	os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte(passwd), 0o644)
 	os.WriteFile(filepath.Join(dir, "etc/group"), []byte("root:x:0:\n"), 0o644)
