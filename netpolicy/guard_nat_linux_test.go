@@ -1,7 +1,6 @@
 package netpolicy
 
 import (
-	"fmt"
 	"net"
 	"os/exec"
 	"testing"
@@ -42,16 +41,7 @@ func testGuard(t *testing.T, stateDir string, spec func(string) Spec, attach fun
 			t.Fatal(err)
 		}
 		defer l.Close()
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				fmt.Fprintf(c, "%s\n", c.RemoteAddr())
-				c.Close()
-			}
-		}()
+		go serveRemoteAddr(l)
 	}
 	gw, gw6 := a1.Gateway.String()+":", "["+a6.Gateway6.String()+"]:"
 	shut := []struct {

@@ -1,7 +1,6 @@
 package netpolicy
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -49,16 +48,7 @@ func testIPv6(t *testing.T, spec func(string) Spec, attach func(*testing.T, Spec
 			t.Fatal(err)
 		}
 		defer l.Close()
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				fmt.Fprintf(c, "%s\n", c.RemoteAddr())
-				c.Close()
-			}
-		}()
+		go serveRemoteAddr(l)
 	}
 	gw := "[" + a6.Gateway6.String() + "]:"
 	expectReach(t, j6, gw+"7000", false)

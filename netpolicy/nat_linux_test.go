@@ -48,16 +48,7 @@ func runRole(role string) {
 				fmt.Println("ERR", err)
 				os.Exit(1)
 			}
-			go func() {
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					fmt.Fprintf(c, "%s\n", c.RemoteAddr())
-					c.Close()
-				}
-			}()
+			go serveRemoteAddr(l)
 		}
 		fmt.Println("READY")
 		select {}
@@ -792,4 +783,17 @@ func conntrackOf(t *testing.T, ip netip.Addr) int {
 		}
 	}
 	return n
+}
+
+// serveRemoteAddr answers every connection to l with the address it came
+// from, so a probe can tell masquerade from a direct path.
+func serveRemoteAddr(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(c, "%s\n", c.RemoteAddr())
+		c.Close()
+	}
 }
