@@ -19,6 +19,12 @@
 #           until it has served N (the rounds' sessions count): the
 #           listener's PSS at both points and their ratio (issue 17: within
 #           10%), with its threads.
+#   profile --profile: each server's first logins round at each C runs under
+#           a system-wide `perf record` (cpu-clock, BENCH_PERF_HZ 997); its
+#           CPU per login is split by the role of each process (listener,
+#           per-connection, jail init, jail setup, helpers, the user's
+#           shell), user and kernel apart, with the machine's kernel
+#           workers beside (bench/lib/cpu_roles.awk). Needs perf.
 #   start   bench/jail_start.sh (-j N iterations; 0 skips): jail start to
 #           `true` exit next to bare `unshare`.
 #   bulk    --shared: also runs the shared OpenSSH harness
@@ -41,14 +47,15 @@
 # authorized_keys are restored on exit. Run as root, under
 # `flock /tmp/loginjail-e2e.lock` on a shared machine.
 # Knobs: LOGINJAIL_BIN (else built), BENCH_LJ_PORT (2232), BENCH_OSSH_PORT (2242),
-# BENCH_SHARED (path of the shared harness), BENCH_SETTLE (seconds before a
+# BENCH_SHARED (path of the shared harness), BENCH_OUT (a directory that
+# keeps the results, logs and --profile's perf data), BENCH_SETTLE (seconds before a
 # memory reading, 3).
 set -uo pipefail
 
 die() { printf 'scale: error: %s\n' "$*" >&2; exit 1; }
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
-NS_LIST=20 M=40 C_LIST=10 ROUNDS=1 NUSERS=2 JAIL_N=20 QUICKACK=1 SHARED=0 LSERVE=0
+NS_LIST=20 M=40 C_LIST=10 ROUNDS=1 NUSERS=2 JAIL_N=20 QUICKACK=1 SHARED=0 LSERVE=0 PROFILE=0
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -60,6 +67,7 @@ while [ $# -gt 0 ]; do
 	-j) JAIL_N=$2; shift 2 ;;
 	-L) LSERVE=$2; shift 2 ;;
 	--shared) SHARED=1; shift ;;
+	--profile) PROFILE=1; shift ;;
 	--no-quickack) QUICKACK=0; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) die "unknown argument $1 (try -h)" ;;
@@ -76,6 +84,8 @@ repo=$(cd "$here/.." && pwd)
 shared=${BENCH_SHARED:-$repo/../shared/bench/ssh_login.sh}
 [ -x /usr/sbin/sshd ] || die "no sshd (apt-get install openssh-server)"
 [ -d /sys/fs/cgroup/cpuacct ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || die "no cpuacct cgroup hierarchy"
+[ "$PROFILE" = 0 ] || command -v perf >/dev/null || die "--profile needs perf (apt-get install linux-perf)"
+PERF_HZ=${BENCH_PERF_HZ:-997}
 LJ_PORT=${BENCH_LJ_PORT:-2232}
 OSSH_PORT=${BENCH_OSSH_PORT:-2242}
 SETTLE=${BENCH_SETTLE:-3}
@@ -337,6 +347,12 @@ logins() {
 	: >"$work/logins.rc"
 	export -f ssh_to port_of
 	export work OSSH_PORT LJ_PORT
+	local perf=
+	if [ "$PROFILE" = 1 ] && [ "$r" = 1 ]; then
+		perf record -q -a -F "$PERF_HZ" -o "$work/perf-$name-$c.data" >/dev/null 2>&1 &
+		perf=$!
+		sleep 1
+	fi
 	cpu0=$(cg_cpu_ns "$name")
 	t0=${EPOCHREALTIME/./}
 	for ((i = 0; i < M; i++)); do echo "${USERS[i % NUSERS]}"; done |
@@ -344,11 +360,27 @@ logins() {
 	t1=${EPOCHREALTIME/./}
 	wait_drained "$name"
 	cpu1=$(cg_cpu_ns "$name")
+	[ -z "$perf" ] || profile "$name" "$c" "$perf"
 	fails=$(grep -vc '^0$' "$work/logins.rc")
 	record "$name" "logins c=$c: CPU ms/login (round $r)" "$(awk -v a="$cpu0" -v b="$cpu1" -v m="$M" 'BEGIN{printf "%.1f", (b-a)/1e6/m}')" ""
 	record "$name" "logins c=$c: logins/s (round $r)" "$(awk -v m="$M" -v f="$fails" -v t=$((t1 - t0)) 'BEGIN{printf "%.2f", (m-f)/(t/1e6)}')" ""
 	record "$name" "logins c=$c: failures (round $r)" "$fails" "of $M"
 	SERVED[$name]=$((SERVED[$name] + M))
+}
+
+# profile NAME C PERFPID: stops the round's perf record and records its
+# CPU per login by role
+profile() {
+	local name=$1 c=$2 lpid role u k
+	kill -INT "$3" && wait "$3"
+	lpid=PID_$name
+	lpid=${!lpid}
+	while IFS=$'\t' read -r role u k; do
+		record "$name" "c=$c CPU ms/login: $role" "$(awk -v u="$u" -v k="$k" 'BEGIN{printf "%.1f", u + k}')" "user $u, kernel $k"
+	done < <(perf script -i "$work/perf-$name-$c.data" --show-task-events -F comm,pid,tid,event,ip 2>/dev/null |
+		awk -v listener="$lpid" -v hz="$PERF_HZ" -v logins="$M" -v server="$name" -f "$here/lib/cpu_roles.awk")
+	[ -n "${BENCH_OUT:-}" ] && mkdir -p "$BENCH_OUT" && cp "$work/perf-$name-$c.data" "$BENCH_OUT"/
+	rm -f "$work/perf-$name-$c.data"
 }
 
 # serve_to NAME TARGET: logins of `ssh … true`, 10 at once, until NAME has
