@@ -1,9 +1,14 @@
 package jail
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -48,4 +53,82 @@ func TestSpawnExecErrorAndStdio(t *testing.T) {
 			t.Fatalf("run %d: out %q err %q status %+v, want out %q err \"err\\n\" exit 7", i, out, serr, st, want)
 		}
 	}
+}
+
+// BenchmarkSpawnTrue times Spawn to the reported exit of /bin/true in one
+// running jail, next to the baseline of this process running /bin/true
+// itself (os/exec, no jail), in the same run. cpu-ms/op is what init and
+// the processes it reaped used per spawn, from /proc/<init>/stat (in
+// 10 ms ticks: use -benchtime of a few hundred iterations or more).
+//
+//	sudo go test -run '^$' -bench SpawnTrue -benchtime 300x ./jail/
+func BenchmarkSpawnTrue(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("requires root")
+	}
+	b.Run("jail", func(b *testing.B) {
+		spec := testSpec(b, UserModeSelf)
+		j, err := Start(context.Background(), spec)
+		if err != nil {
+			b.Fatalf("Start: %v", err)
+		}
+		defer func() {
+			j.Stop(time.Second)
+			ReclaimSessionDir(spec.SessionDir)
+		}()
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer devnull.Close()
+		stdio := []*os.File{devnull, devnull, devnull}
+		ps := ProcSpec{Argv: []string{"/bin/true"}, Env: []string{"PATH=/usr/bin:/bin"}, Dir: spec.Home, UID: 4242, GID: 4242}
+		cpu0 := procTreeCPU(b, j.Pid)
+		b.ResetTimer()
+		for range b.N {
+			p, err := j.Spawn(ps, stdio)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st, err := p.Wait(); err != nil || st.Code != 0 {
+				b.Fatalf("/bin/true: %+v, %v", st, err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(procTreeCPU(b, j.Pid)-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	})
+	b.Run("host-os-exec", func(b *testing.B) {
+		var ru0, ru1 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru0)
+		for range b.N {
+			if err := exec.Command("/bin/true").Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru1)
+		cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+		b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	})
+}
+
+// procTreeCPU is the user+system time of pid and of the children it
+// has reaped (fields 14-17 of /proc/PID/stat, in USER_HZ = 100 ticks).
+func procTreeCPU(tb testing.TB, pid int) time.Duration {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Fields resume after comm's closing parenthesis; fields[0] is field 3.
+	fields := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
+	var ticks uint64
+	for _, f := range fields[11:15] {
+		n, err := strconv.ParseUint(string(f), 10, 64)
+		if err != nil {
+			tb.Fatalf("parse /proc/%d/stat: %v", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
