@@ -132,3 +132,55 @@ func procTreeCPU(tb testing.TB, pid int) time.Duration {
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
+
+// TestInitReapsSetupChild: init reports ready without waiting for its
+// Go setup child to exit (cinit_setup_linux.c run_setup), and must still
+// reap it: no child of init, zombie or not, outlives the setup for long.
+func TestInitReapsSetupChild(t *testing.T) {
+	requireRoot(t)
+	for i := range 5 {
+		spec := testSpec(t, UserModeSelf)
+		spec.ID += strconv.Itoa(i)
+		j, err := Start(context.Background(), spec)
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		children := fmt.Sprintf("/proc/%d/task/%d/children", j.Pid, j.Pid)
+		var left string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			b, err := os.ReadFile(children)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if left = strings.TrimSpace(string(b)); left == "" {
+				break
+			}
+		}
+		j.Stop(time.Second)
+		ReclaimSessionDir(spec.SessionDir)
+		if left != "" {
+			t.Fatalf("start %d: init still has children %s 5 s after ready (the setup child not reaped)", i, left)
+		}
+	}
+}
+
+// TestFailedSetupEndsInit: a setup that fails reports why, as the error
+// of Start, and init ends with it (it waits for a setup child that wrote
+// no handoff, cinit_setup_linux.c run_setup).
+func TestFailedSetupEndsInit(t *testing.T) {
+	requireRoot(t)
+	spec := testSpec(t, UserModeSelf)
+	// A home that is not there: the bind of it fails inside the jail.
+	spec.Home += "-missing"
+	j, err := Start(context.Background(), spec)
+	if err == nil {
+		j.Stop(time.Second)
+		t.Fatal("Start with a missing home succeeded")
+	}
+	if !strings.Contains(err.Error(), "jail init: root filesystem: ") {
+		t.Fatalf("Start: %v, want the init's root filesystem error", err)
+	}
+	if _, err := os.Stat(spec.SessionDir); !os.IsNotExist(err) {
+		t.Errorf("session dir after a failed start: %v, want it gone", err)
+	}
+}
