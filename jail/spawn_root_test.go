@@ -184,3 +184,28 @@ func TestFailedSetupEndsInit(t *testing.T) {
 		t.Errorf("session dir after a failed start: %v, want it gone", err)
 	}
 }
+
+// TestSeccompOnAndOff: the filter the setup builds once reaches the
+// jail's processes through init (the handoff), and a policy that turns
+// seccomp off leaves them unfiltered.
+func TestSeccompOnAndOff(t *testing.T) {
+	requireRoot(t)
+	for _, off := range []bool{false, true} {
+		spec := testSpec(t, UserModeSelf)
+		spec.Confine.Seccomp.Off = off
+		j, err := Start(context.Background(), spec)
+		if err != nil {
+			t.Fatalf("Start (seccomp off %v): %v", off, err)
+		}
+		out, _, _ := runIn(t, j, 4242, 4242, "grep", "^Seccomp:", "/proc/self/status")
+		j.Stop(time.Second)
+		ReclaimSessionDir(spec.SessionDir)
+		want := "Seccomp:\t2\n"
+		if off {
+			want = "Seccomp:\t0\n"
+		}
+		if out != want {
+			t.Errorf("seccomp off %v: %q, want %q", off, out, want)
+		}
+	}
+}
