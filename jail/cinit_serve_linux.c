@@ -479,6 +479,9 @@ void cinit_serve(int ctl, int keepalive)
 	block_signals(&set);
 	if ((S.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		cinit_die("signalfd");
+	// The setup child may have exited before SIGCHLD was blocked, its
+	// signal lost (run_setup does not wait for it): reap it now.
+	reap();
 	if (fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0)
 		cinit_die("close-on-exec on the control socket");
 	if ((S.buf = malloc(MSG_MAX + 1)) == NULL)

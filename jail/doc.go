@@ -56,10 +56,12 @@
 //     PID 1; the rlimits and the filter are per process, so the setup
 //     process writes them to PID 1 (writeHandoff, handoff_linux.go) and
 //     exits.
-//  3. PID 1 sets the same rlimits and installs the same filter on itself,
-//     names itself loginjail-init, clears its environment, reports ready,
-//     then serves the control protocol (protocol.go) on the socket pair:
-//     spawn a process, signal it, report its exit, open sockets in the
+//  3. PID 1 sets the same rlimits and installs the same filter on itself
+//     as soon as it has the whole handoff (the setup child's exit is
+//     reaped later, with every other), names itself loginjail-init,
+//     clears its environment, reports ready, then serves the control
+//     protocol (protocol.go) on the socket pair: spawn a process (a
+//     vfork-style clone and exec), signal it, report its exit, open sockets in the
 //     jail's network namespace (a dial by name forks a short-lived Go
 //     helper, runDialHelper: init never loads NSS code from the jail),
 //     stop. Init reaps every orphan.

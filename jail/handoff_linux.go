@@ -24,31 +24,25 @@ const (
 	handoffSeccomp   = 1 << 1
 )
 
-// writeHandoff sends spec's rlimits, filter and keep-alive to the C init.
-func writeHandoff(f *os.File, spec *Spec) error {
+// writeHandoff sends spec's rlimits, its seccomp filter (built once, by
+// seccompFilterOf) and keep-alive to the C init.
+func writeHandoff(f *os.File, spec *Spec, filter []unix.SockFilter) error {
 	defer f.Close()
-	b, err := encodeHandoff(spec)
-	if err != nil {
-		return err
-	}
+	b := encodeHandoff(spec, filter)
 	if _, err := f.Write(b); err != nil {
 		return fmt.Errorf("hand the setup over to init: %w", err)
 	}
 	return nil
 }
 
-// encodeHandoff lays out spec's handoff (the layout above).
-func encodeHandoff(spec *Spec) ([]byte, error) {
+// encodeHandoff lays out spec's handoff (the layout above); filter is
+// nil when the policy turns seccomp off.
+func encodeHandoff(spec *Spec, filter []unix.SockFilter) []byte {
 	var flags uint32
 	if spec.KeepAlive {
 		flags |= handoffKeepAlive
 	}
-	var filter []unix.SockFilter
-	if !spec.Confine.Seccomp.Off {
-		var err error
-		if filter, err = BuildSeccompFilter(spec.Confine.Seccomp); err != nil {
-			return nil, fmt.Errorf("seccomp: %w", err)
-		}
+	if filter != nil {
 		flags |= handoffSeccomp
 	}
 	limits := rlimitsOf(spec.Confine.Limits)
@@ -68,5 +62,5 @@ func encodeHandoff(spec *Spec) ([]byte, error) {
 		b = append(b, in.Jt, in.Jf)
 		b = ne.AppendUint32(b, in.K)
 	}
-	return b, nil
+	return b
 }

@@ -42,19 +42,30 @@ func setRlimitsInChild(l Limits) error {
 	return nil
 }
 
+// seccompFilterOf builds the jail's filter once for the setup process,
+// which both loads it and hands it to the C init; nil when the policy
+// turns seccomp off.
+func seccompFilterOf(s Seccomp) ([]unix.SockFilter, error) {
+	if s.Off {
+		return nil, nil
+	}
+	filter, err := BuildSeccompFilter(s)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	return filter, nil
+}
+
 // installSeccompInChild loads the filter on every thread of the setup
 // process (SECCOMP_FILTER_FLAG_TSYNC), which proves it loads; the C init
 // installs the same program with the same flag (writeHandoff), and every
 // process it forks inherits it. no_new_privs is already set
 // (prestart_linux.go). Init keeps working under it: it forks, execs,
 // reaps, opens terminals and sockets, and mounts nothing after setup.
-func installSeccompInChild(s Seccomp) error {
-	if s.Off {
+// A nil filter (seccomp off) loads nothing.
+func installSeccompInChild(filter []unix.SockFilter) error {
+	if filter == nil {
 		return nil
-	}
-	filter, err := BuildSeccompFilter(s)
-	if err != nil {
-		return err
 	}
 	return loadSeccomp(filter, unix.SECCOMP_FILTER_FLAG_TSYNC)
 }

@@ -60,10 +60,13 @@ func runSetup(r initRole) int {
 	if len(files) > 0 {
 		lower = files[0]
 	}
-	err = setupInChild(spec, m.Etc, lower)
+	filter, err := seccompFilterOf(spec.Confine.Seccomp)
+	if err == nil {
+		err = setupInChild(spec, m.Etc, lower, filter)
+	}
 	closeAll(files)
 	if err == nil {
-		err = writeHandoff(os.NewFile(uintptr(r.handoff), "handoff"), spec)
+		err = writeHandoff(os.NewFile(uintptr(r.handoff), "handoff"), spec, filter)
 	}
 	if err != nil {
 		c.send(&message{Type: msgError, Error: err.Error()})
@@ -75,7 +78,7 @@ func runSetup(r initRole) int {
 // setupInChild is the jail, top to bottom, after the prestart and the
 // caller's network attach. The order matters and each constraint is noted
 // where it binds; doc.go lists the same steps.
-func setupInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
+func setupInChild(spec *Spec, etc *EtcFiles, lower *os.File, filter []unix.SockFilter) error {
 	steps := []struct {
 		name string
 		fn   func() error
@@ -93,7 +96,7 @@ func setupInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
 		// the C init takes the same ones over (writeHandoff), so every
 		// process it forks inherits both.
 		{"rlimits", func() error { return setRlimitsInChild(spec.Confine.Limits) }},
-		{"seccomp", func() error { return installSeccompInChild(spec.Confine.Seccomp) }},
+		{"seccomp", func() error { return installSeccompInChild(filter) }},
 	}
 	for _, st := range steps {
 		if err := st.fn(); err != nil {

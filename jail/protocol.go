@@ -31,7 +31,7 @@ package jail
 //	  │                                          │ rlimits, seccomp; handoff to C
 //	  │◀── error {msg} ─────────────────────────│ (Go, if setup failed)
 //	  │◀── ready {} ────────────────────────────│ (C init, from here on)
-//	  │── spawn {id, proc} [+ stdin,out,err] ──▶│ fork+exec as proc.UID
+//	  │── spawn {id, proc} [+ stdin,out,err] ──▶│ vfork-style clone+exec as proc.UID
 //	  │◀── result {id, pid} [+ pty master] ─────│
 //	  │── signal {id, pid, sig} ───────────────▶│
 //	  │◀── result {id} ─────────────────────────│

@@ -21,7 +21,7 @@ func requireRoot(t *testing.T) {
 
 // testSpec is a jail for a made-up user 4242 with a temp home and a
 // subordinate range no real account uses.
-func testSpec(t *testing.T, mode string) *Spec {
+func testSpec(t testing.TB, mode string) *Spec {
 	t.Helper()
 	// Not t.TempDir: its parent is 0700, and the jail's root, which has
 	// no power over host-owned inodes, must traverse to the session dir.
