@@ -6,7 +6,6 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,18 +62,30 @@ func (d *decoder) fail(a at, msg string, err error) {
 }
 
 // sortedKeys returns the keys of m in the order they appear in the file.
+// Each key's line is looked up once, not in every comparison: building a
+// child position allocates, and a sort's comparisons made this ~70 KB of
+// garbage per parse, which every per-connection process parses (issue 17).
 func (d *decoder) sortedKeys(m map[string]any, a at) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	type keyLine struct {
+		key  string
+		line int
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		li, lj := d.index.lineOf(a.child(keys[i]).path), d.index.lineOf(a.child(keys[j]).path)
-		if li != lj {
-			return li < lj
+	kl := make([]keyLine, 0, len(m))
+	path := append(append(make([]string, 0, len(a.path)+1), a.path...), "")
+	for k := range m {
+		path[len(path)-1] = k
+		kl = append(kl, keyLine{k, d.index.lineOf(path)})
+	}
+	slices.SortFunc(kl, func(x, y keyLine) int {
+		if x.line != y.line {
+			return x.line - y.line
 		}
-		return keys[i] < keys[j]
+		return strings.Compare(x.key, y.key)
 	})
+	keys := make([]string, len(kl))
+	for i, e := range kl {
+		keys[i] = e.key
+	}
 	return keys
 }
 

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/loginjail/loginjail/netpolicy"
 )
@@ -74,20 +72,52 @@ type Spec struct {
 	Confine Confinement `json:"confine"`
 }
 
-// The patterns compile on first use: every process of this binary, the
-// jail init included, would pay for them at start otherwise.
-var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]{1,32}$`) })
+// validID reports whether id is 1-32 of [a-z0-9]. It and validHostname
+// are plain loops, not regexps: compiling and running the hostname's
+// regexp allocated ~160 KB in every per-connection process, which an idle
+// session kept resident for its whole life (its heap never reaches the
+// collector's goal; issue 17).
+func validID(id string) bool {
+	if len(id) < 1 || len(id) > 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
 
-// hostnamePattern is one or more RFC 1123 labels, 64 bytes at most.
-var hostnamePattern = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
-})
+// validHostname reports whether h is one or more RFC 1123 labels joined
+// by dots: each 1-63 of [a-zA-Z0-9-], starting and ending with a letter
+// or digit. (The 64-byte bound is checked by the caller.)
+func validHostname(h string) bool {
+	for label := range strings.SplitSeq(h, ".") {
+		if !validLabel(label) {
+			return false
+		}
+	}
+	return true
+}
+
+func validLabel(l string) bool {
+	if len(l) < 1 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks the spec for values that would make a broken or unsafe
 // jail. It runs before any privileged step.
 func (s *Spec) Validate() error {
 	var errs []error
-	if !idPattern().MatchString(s.ID) {
+	if !validID(s.ID) {
 		errs = append(errs, fmt.Errorf("session id %q: want 1-32 of [a-z0-9]", s.ID))
 	}
 	if s.User == "" {
@@ -104,7 +134,7 @@ func (s *Spec) Validate() error {
 	if s.Rootfs != RootfsHost && (!isCleanAbs(s.Rootfs) || s.Rootfs == "/") {
 		errs = append(errs, fmt.Errorf("rootfs %q: want %q or a clean absolute directory", s.Rootfs, RootfsHost))
 	}
-	if len(s.Hostname) > 64 || !hostnamePattern().MatchString(s.Hostname) {
+	if len(s.Hostname) > 64 || !validHostname(s.Hostname) {
 		errs = append(errs, fmt.Errorf("hostname %q: not a valid hostname", s.Hostname))
 	}
 	if s.TmpSize < 1<<20 {

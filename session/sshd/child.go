@@ -62,7 +62,7 @@ func ServeConnection(configName, remote string) error {
 	syscall.CloseOnExec(statusFD)
 	status := &statusPipe{f: os.NewFile(statusFD, "status")}
 	// The PAM thread is this, the main thread (see lockedThread).
-	thread := &lockedThread{work: make(chan func())}
+	thread := &lockedThread{work: make(chan func()), main: true}
 	c, err := newConn(cfg, nc, status, thread)
 	if err != nil {
 		nc.Close()

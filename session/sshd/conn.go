@@ -110,6 +110,9 @@ func (c *conn) firstProcess() {
 		jt := c.jailTime
 		c.mu.Unlock()
 		c.status.send(statusStarted, jt)
+		if c.thread.main {
+			time.AfterFunc(shedDelay, shedIdleThreads)
+		}
 	})
 }
 

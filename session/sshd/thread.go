@@ -19,6 +19,7 @@ import (
 // session" on any other thread.
 type lockedThread struct {
 	work chan func()
+	main bool // the process's main thread: ServeConnection's own process
 }
 
 func init() {
