@@ -1,5 +1,5 @@
 # loginjail — build, run and test.
-#   make build   build bin/loginjail
+#   make build   build bin/loginjail and bin/loginjail-session
 #   make run     install dependencies, build, serve SSH on :2222 with the
 #                embedded defaults (every login jailed)
 #   make shell   the same build, then a jailed shell for $SUDO_USER
@@ -14,10 +14,17 @@
 #   make bench   run bench/*.sh
 #   make deps    install build/run/test dependencies (packaging/deps.sh, root)
 #   make man     man pages loginjail(8), loginjail.toml(5) from docs/man/*.md
-#   make deb     a .deb of the binary, unit, PAM file, config and man pages
+#   make deb     a .deb of the binaries, unit, PAM file, config and man pages
+#   make install install the two binaries (PREFIX=/usr/local, DESTDIR) as
+#                the .deb lays them out: sbin/loginjail and
+#                lib/loginjail/loginjail-session
 
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 BIN := bin/loginjail
+# The per-login processes (per-connection process, jail init, PAM holder)
+# run this smaller binary: loginjail finds it next to itself, or in
+# ../lib/loginjail/ (the installed layout).
+SESSION_BIN := bin/loginjail-session
 
 # cgo is required (PAM, the nsenter constructor of `loginjail enter`).
 export CGO_ENABLED := 1
@@ -33,7 +40,7 @@ endif
 # Prerequisites run in the order written (deps before build before tests).
 .NOTPARALLEL:
 
-.PHONY: all deps build run shell test vm-test tidy-check vulncheck bench clean man deb
+.PHONY: all deps build run shell test vm-test tidy-check vulncheck bench clean man deb install
 
 all: build
 
@@ -45,6 +52,15 @@ deps:
 REVISION := $(shell git rev-parse HEAD 2>/dev/null)
 build:
 	$(GO) build -ldflags "-X main.revision=$(REVISION)" -o $(BIN) ./cmd/loginjail
+	$(GO) build -o $(SESSION_BIN) ./cmd/loginjail-session
+
+# The installed layout: the session binary under lib/, where the listener
+# looks when it is not beside it. Both root-owned and 0755 (loginjail
+# refuses a session binary anyone but root could write).
+PREFIX ?= /usr/local
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/loginjail
+	install -D -m 0755 $(SESSION_BIN) $(DESTDIR)$(PREFIX)/lib/loginjail/loginjail-session
 
 run: deps build
 	./$(BIN) sshd

@@ -46,8 +46,8 @@
 # missing and left in place, as the shared harness leaves benchuser; their
 # authorized_keys are restored on exit. Run as root, under
 # `flock /tmp/loginjail-e2e.lock` on a shared machine.
-# Knobs: LOGINJAIL_BIN (else built), BENCH_LJ_PORT (2232), BENCH_OSSH_PORT (2242),
-# BENCH_SHARED (path of the shared harness), BENCH_OUT (a directory that
+# Knobs: LOGINJAIL_BIN (else built; its loginjail-session comes along), BENCH_LJ_PORT (2232),
+# BENCH_OSSH_PORT (2242), BENCH_SHARED (path of the shared harness), BENCH_OUT (a directory that
 # keeps the results, logs and --profile's perf data), BENCH_SETTLE (seconds before a
 # memory reading, 3).
 set -uo pipefail
@@ -132,14 +132,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# the binary
+# the binaries: loginjail and, beside it, the loginjail-session its
+# listener execs per login (a build from before the split has none)
 if [ -n "${LOGINJAIL_BIN:-}" ]; then
 	cp "$LOGINJAIL_BIN" "$work/loginjail" || die "copy $LOGINJAIL_BIN"
+	sess=$(dirname "$LOGINJAIL_BIN")/loginjail-session
+	if [ -e "$sess" ]; then
+		cp "$sess" "$work/loginjail-session" || die "copy $sess"
+	fi
 else
 	go=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-	(cd "$repo" && "$go" build -o "$work/loginjail" ./cmd/loginjail) || die "build failed"
+	(cd "$repo" && "$go" build -o "$work/loginjail" ./cmd/loginjail &&
+		"$go" build -o "$work/loginjail-session" ./cmd/loginjail-session) || die "build failed"
 fi
-chmod 0755 "$work/loginjail"
+chmod 0755 "$work"/loginjail*
 
 # the users, each with subordinate ids and the temp key
 ssh-keygen -q -t ed25519 -N '' -f "$work/id_ed25519" -C anb-ljscale || die "user key"
@@ -252,7 +258,7 @@ kind() {
 	local a
 	a=$(tr '\0' ' ' </proc/"$1"/cmdline 2>/dev/null) || return
 	case $a in
-	"loginjail sshd-conn"*) echo conn ;;
+	"loginjail sshd-conn"* | "loginjail-session sshd-conn"*) echo conn ;;
 	*"loginjail init"* | "init "*) echo init ;;
 	sshd:*) echo sshd ;;
 	*) echo "other:$(cut -c1-20 <<<"$a")" ;;

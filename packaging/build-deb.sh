@@ -62,17 +62,25 @@ log "version $version ($arch)"
 rm -rf "$stage"
 mkdir -p "$stage/DEBIAN"
 
-# The binary: cgo (PAM, the nsenter constructor), hardened like Debian's
-# C builds (lintian's hardening checks), stripped.
-install -d "$stage/usr/sbin"
-CGO_ENABLED=1 \
-	CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong}" \
-	CGO_LDFLAGS="${CGO_LDFLAGS:--Wl,-z,relro -Wl,-z,now}" \
-	"$GO" build -trimpath -buildmode=pie \
-	-ldflags "-s -w -X main.version=$version -X main.revision=$revision" \
-	-o "$stage/usr/sbin/loginjail" ./cmd/loginjail
-chmod 0755 "$stage/usr/sbin/loginjail"
-log "built usr/sbin/loginjail"
+# The binaries: cgo (PAM, the nsenter constructor), hardened like Debian's
+# C builds (lintian's hardening checks), stripped. loginjail-session runs
+# the per-login processes (per-connection process, jail init, PAM holder);
+# loginjail finds it in ../lib/loginjail/, as sshd finds sshd-session in
+# /usr/lib/openssh/.
+bins=(usr/sbin/loginjail usr/lib/loginjail/loginjail-session)
+build_bin() { # OUT PKG
+	install -d "$(dirname "$stage/$1")"
+	CGO_ENABLED=1 \
+		CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong}" \
+		CGO_LDFLAGS="${CGO_LDFLAGS:--Wl,-z,relro -Wl,-z,now}" \
+		"$GO" build -trimpath -buildmode=pie \
+		-ldflags "-s -w -X main.version=$version -X main.revision=$revision" \
+		-o "$stage/$1" "$2"
+	chmod 0755 "$stage/$1"
+	log "built $1"
+}
+build_bin usr/sbin/loginjail ./cmd/loginjail
+build_bin usr/lib/loginjail/loginjail-session ./cmd/loginjail-session
 
 # Man pages (make man writes bin/man; build them here when missing).
 mandir="$repo/bin/man"
@@ -103,9 +111,9 @@ install -m 0644 packaging/debian/copyright "$doc/copyright"
 # The NOTICE files of the linked modules that have one (Apache-2.0 4(d):
 # they travel with the binary), from the module cache the build just used.
 {
-	printf 'NOTICE files of the Go modules linked into /usr/sbin/loginjail\n'
+	printf 'NOTICE files of the Go modules linked into /usr/sbin/loginjail and /usr/lib/loginjail/loginjail-session\n'
 	printf '(licenses: /usr/share/doc/loginjail/copyright)\n'
-	"$GO" list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/loginjail |
+	"$GO" list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/loginjail ./cmd/loginjail-session |
 		sort -u | while read -r mod dir; do
 		for f in "$dir"/NOTICE "$dir"/NOTICE.txt "$dir"/NOTICE.md; do
 			[ -f "$f" ] || continue
@@ -139,7 +147,7 @@ printf '%s\n' /etc/default/loginjail /etc/loginjail/loginjail.toml /etc/pam.d/lo
 # in common-session, which /etc/pam.d/loginjail includes, are what record
 # `loginjail sshd` logins for wtmpdb's last(1) and for lastlog2.
 #
-# Depends, from what the binary links (dpkg-shlibdeps needs a debian/
+# Depends, from what the binaries link (dpkg-shlibdeps needs a debian/
 # source tree; this is the same answer for the two libraries we use):
 # the package of each library the binary names (NEEDED), libc6 at the
 # newest GLIBC symbol version the binary uses.
@@ -151,13 +159,15 @@ while read -r lib; do
 	[ -n "$pkg" ] || die "no package ships $lib"
 	case " ${depends[*]-} " in *" $pkg "*) ;; *) depends+=("$pkg") ;; esac
 done < <(
-	# Direct dependencies only (NEEDED), located through ldd.
-	needed=$(objdump -p "$stage/usr/sbin/loginjail" | awk '$1 == "NEEDED" { print $2 }')
-	ldd "$stage/usr/sbin/loginjail" | awk -v needed="$needed" '
-		BEGIN { n = split(needed, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-		$2 == "=>" && $3 ~ /^\// && ($1 in want) { print $3 }'
+	# Direct dependencies only (NEEDED), located through ldd, of each binary.
+	for b in "${bins[@]}"; do
+		needed=$(objdump -p "$stage/$b" | awk '$1 == "NEEDED" { print $2 }')
+		ldd "$stage/$b" | awk -v needed="$needed" '
+			BEGIN { n = split(needed, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+			$2 == "=>" && $3 ~ /^\// && ($1 in want) { print $3 }'
+	done | sort -u
 )
-glibc=$(objdump -T "$stage/usr/sbin/loginjail" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n1 || true)
+glibc=$(for b in "${bins[@]}"; do objdump -T "$stage/$b" 2>/dev/null; done | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n1 || true)
 dep_line=""
 for p in "${depends[@]}"; do
 	case $p in

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/sessionbin"
 	"github.com/loginjail/loginjail/jail"
 )
 
@@ -52,7 +53,7 @@ func PAMHook(cfg *config.Config, cfgPath string, env func(string) string) error 
 	}
 }
 
-// startHolder runs `loginjail pam-holder` detached (its own session, stdio
+// startHolder runs `loginjail-session pam-holder` detached (its own session, stdio
 // not pam_exec's pipes) and waits for its one line: "ok" or the error.
 func startHolder(cfgPath, user, rhost string, monitor int) error {
 	start, err := jail.ProcStartTime(monitor)
@@ -70,9 +71,16 @@ func startHolder(cfgPath, user, rhost string, monitor int) error {
 		return err
 	}
 	defer devnull.Close()
-	cmd := exec.Command("/proc/self/exe", "pam-holder", "--config", cfgPath, "--user", user, "--rhost", rhost,
+	// The holder, and the jail init it starts, are the small session
+	// binary: each login execs it, not the whole loginjail.
+	bin, err := sessionbin.Open()
+	if err != nil {
+		return fmt.Errorf("pam-hook: %w", err)
+	}
+	defer bin.Close()
+	cmd := exec.Command(bin.Path(), "pam-holder", "--config", cfgPath, "--user", user, "--rhost", rhost,
 		"--sshd-pid", strconv.Itoa(monitor), "--sshd-start", strconv.FormatUint(start, 10))
-	cmd.Args[0] = "loginjail"
+	cmd.Args[0] = sessionbin.Name
 	// None of pam_exec's pipes or log file: pam_exec (and so sshd) would
 	// wait for their end, which is the end of the whole login.
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull

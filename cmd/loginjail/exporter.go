@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/sessionmain"
 	"github.com/loginjail/loginjail/session"
 	"github.com/loginjail/loginjail/session/metrics"
 )
@@ -39,7 +40,7 @@ func cmdExporter(args []string) int {
 	if !requireRoot("exporter") {
 		return 1
 	}
-	auditLogging()
+	sessionmain.AuditLogging()
 	srv, err := metrics.Listen(*listen, session.NewRegistry(cfg.Server.StateDir), false)
 	if err != nil {
 		return fail("exporter", err)

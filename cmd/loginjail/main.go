@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/loginjail/loginjail/config"
+	"github.com/loginjail/loginjail/internal/sessionmain"
 	"github.com/loginjail/loginjail/jail"
 )
 
@@ -25,7 +26,7 @@ var verbs map[string]*verb
 func init() {
 	verbs = map[string]*verb{
 		"sshd":         {"sshd [--config FILE] [--listen ADDR]", "serve SSH: every login gets a jail (default listen :2222)", cmdSSHD},
-		"sshd-conn":    {"sshd-conn ...", "internal: one SSH connection (started by sshd)", cmdSSHDConn},
+		"sshd-conn":    {"sshd-conn ...", "internal: one SSH connection (started by sshd; loginjail-session runs it)", sessionmain.SSHDConn},
 		"run":          {"run [--config FILE] --user NAME [--net none|nat] [--hostname H] [-- CMD...]", "start a jail for a user from the command line (root)", cmdRun},
 		"ps":           {"ps [--config FILE] [--json] [--watch]", "list live sessions with their CPU, memory, processes and idle time", cmdPS},
 		"enter":        {"enter [--config FILE] [--root] [--privileged] SESSION|USER [-- CMD...]", "join a live jail by setns", cmdEnter},
@@ -38,9 +39,9 @@ func init() {
 		"doctor":       {"doctor [--config FILE]", "check the host for what jails need: ok / warn / fail and the fix", cmdDoctor},
 		"pam-hook":     {"pam-hook [--config FILE]", "for pam_exec in sshd's session stack: build (open_session) or end (close_session) the login's jail", cmdPAMHook},
 		"shell":        {"shell [--config FILE] [-c CMD]", "sshd ForceCommand in PAM mode: run the login's shell or command in its jail", cmdShell},
-		"pam-holder":   {"pam-holder ...", "internal: keeps a PAM-mode login's jail (started by pam-hook)", cmdPAMHolder},
+		"pam-holder":   {"pam-holder ...", "internal: keeps a PAM-mode login's jail (started by pam-hook; loginjail-session runs it)", sessionmain.PAMHolder},
 		"exporter":     {"exporter [--config FILE] --listen ADDR", "serve the sessions' Prometheus metrics (for PAM-mode hosts; loginjail sshd has [server] metrics_listen)", cmdExporter},
-		"sftp-server":  {"sftp-server", "internal: the SFTP server run inside a jail", cmdSFTPServer},
+		"sftp-server":  {"sftp-server", "internal: the SFTP server run inside a jail", sessionmain.SFTPServer},
 	}
 }
 
@@ -51,8 +52,9 @@ func main() {
 		jail.Init()
 	}
 	// The SSH server's per-connection process logs its own audit trail.
+	// loginjail-session runs it for the listener; the alias stays.
 	if len(os.Args) > 1 && os.Args[1] == "sshd-conn" {
-		os.Exit(cmdSSHDConn(os.Args[2:]))
+		os.Exit(sessionmain.SSHDConn(os.Args[2:]))
 	}
 	setupLogging()
 	os.Exit(dispatch(os.Args[1:]))

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"log/syslog"
 	"os"
-	"strconv"
 
 	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/session"
@@ -61,43 +58,6 @@ func logPAMFailure(err error) {
 	}
 }
 
-// cmdPAMHolder is the per-login process pam-hook starts, detached from
-// every pipe of pam_exec's. Its logs are the PAM front door's audit trail:
-// JSON lines to syslog (authpriv) when the host has a syslog socket.
-func cmdPAMHolder(args []string) int {
-	if w, err := syslog.New(syslog.LOG_AUTHPRIV|syslog.LOG_INFO, "loginjail"); err == nil {
-		slog.SetDefault(slog.New(slog.NewJSONHandler(w, nil)))
-	}
-	fs := newFlags("pam-holder")
-	cfgPath := fs.String("config", "", "config file")
-	user := fs.String("user", "", "PAM_USER")
-	rhost := fs.String("rhost", "", "PAM_RHOST")
-	sshdPid := fs.Int("sshd-pid", 0, "pid of the login's privileged sshd process")
-	sshdStart := fs.String("sshd-start", "", "its start time")
-	if _, code, stop := parse(fs, args, noCommand); stop {
-		return code
-	}
-	ready := os.NewFile(3, "ready")
-	start, err := strconv.ParseUint(*sshdStart, 10, 64)
-	if err != nil || *user == "" || *sshdPid <= 0 {
-		fmt.Fprintln(ready, "pam-holder: bad arguments")
-		return 2
-	}
-	cfg, err := config.LoadDefaultOrFile(*cfgPath)
-	if err != nil {
-		fmt.Fprintln(ready, err)
-		return 1
-	}
-	err = session.RunHolder(context.Background(), session.HolderOptions{
-		Config: cfg, User: *user, RHost: *rhost, SSHDPid: *sshdPid, SSHDStart: start, Ready: ready,
-	})
-	if err != nil {
-		slog.Error("pam session", "user", *user, "err", err)
-		return 1
-	}
-	return 0
-}
-
 func cmdShell(args []string) int {
 	fs := newFlags("shell")
 	cfgPath := configFlag(fs)
@@ -122,12 +82,4 @@ func cmdShell(args []string) int {
 		return fail("shell", err)
 	}
 	return code
-}
-
-func cmdSFTPServer(args []string) int {
-	if err := session.ServeSFTP(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }

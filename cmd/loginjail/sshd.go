@@ -1,26 +1,15 @@
 package main
 
 import (
+	"io"
 	"log/slog"
-	"os"
 
 	"github.com/loginjail/loginjail/config"
-	"github.com/loginjail/loginjail/internal/auditlog"
+	"github.com/loginjail/loginjail/internal/sessionmain"
+	"github.com/loginjail/loginjail/session"
+	"github.com/loginjail/loginjail/session/metrics"
 	"github.com/loginjail/loginjail/session/sshd"
 )
-
-// auditLogging makes slog JSON lines on stderr at Info: the SSH server's
-// audit trail (LOGINJAIL_DEBUG=1 adds debug lines).
-func auditLogging() {
-	level := slog.LevelInfo
-	if os.Getenv("LOGINJAIL_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	// JSON on stderr (with journal priorities when stderr is the
-	// journal); auth events also to syslog authpriv, for auth.log and
-	// fail2ban.
-	slog.SetDefault(slog.New(auditlog.NewHandler(os.Stderr, level, auditlog.StderrIsJournal(), true)))
-}
 
 func cmdSSHD(args []string) int {
 	fs := newFlags("sshd")
@@ -41,27 +30,20 @@ func cmdSSHD(args []string) int {
 	if !requireRoot("sshd") {
 		return 1
 	}
-	auditLogging()
-	if err := sshd.Serve(sshd.Options{ConfigPath: *cfgPath, Listen: *listen}); err != nil {
+	sessionmain.AuditLogging()
+	if err := sshd.Serve(sshd.Options{ConfigPath: *cfgPath, Listen: *listen, ServeMetrics: serveMetrics}); err != nil {
 		slog.Error("sshd", "err", err)
 		return fail("sshd", err)
 	}
 	return 0
 }
 
-// cmdSSHDConn is the per-connection process the listener starts, with
-// the connection, a status pipe and the config on fds 3, 4 and 5.
-func cmdSSHDConn(args []string) int {
-	auditLogging()
-	fs := newFlags("sshd-conn")
-	name := fs.String("config-name", "", "file the config on fd 5 came from (\"\" = embedded defaults)")
-	remote := fs.String("remote", "", "the client's address as the listener saw it, or as a balancer's PROXY header named it (\"\" = ask the socket)")
-	if _, code, stop := parse(fs, args, noCommand); stop {
-		return code
+// serveMetrics serves [server] metrics_listen for the listener: the
+// metrics library lives in this binary only, never in loginjail-session.
+func serveMetrics(addr, stateDir string) (sshd.Metrics, io.Closer, error) {
+	srv, err := metrics.Listen(addr, session.NewRegistry(stateDir), true)
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := sshd.ServeConnection(*name, *remote); err != nil {
-		slog.Error("connection", "err", err)
-		return 1
-	}
-	return 0
+	return srv.Logins, srv, nil
 }

@@ -19,8 +19,8 @@ import (
 
 	"github.com/loginjail/loginjail/config"
 	"github.com/loginjail/loginjail/internal/procwait"
+	"github.com/loginjail/loginjail/internal/sessionbin"
 	"github.com/loginjail/loginjail/session"
-	"github.com/loginjail/loginjail/session/metrics"
 )
 
 // Reasons of loginjail_connections_dropped_total.
@@ -35,6 +35,9 @@ const (
 type Options struct {
 	ConfigPath string // "" = config.DefaultPath if it exists, else the embedded defaults
 	Listen     string // overrides [server] listen
+	// ServeMetrics serves [server] metrics_listen; nil refuses a config
+	// that sets it.
+	ServeMetrics ServeMetricsFunc
 }
 
 // listener accepts connections and starts a per-connection process for
@@ -54,7 +57,11 @@ type listener struct {
 	children int
 	pen      *penalties
 	mem      *memRelease
-	metrics  *metrics.Logins // nil without [server] metrics_listen
+	metrics  Metrics // noMetrics without [server] metrics_listen
+	// session is the loginjail-session binary, opened once at start: every
+	// per-connection process is exec'd from it, so an upgrade that
+	// replaces the file never pairs this listener with a newer one.
+	session *sessionbin.Binary
 }
 
 // child is one per-connection process as the listener tracks it.
@@ -73,10 +80,16 @@ type child struct {
 // SIGHUP re-reads the config file for new connections (the listen
 // address stays until a restart).
 func Serve(opts Options) error {
-	l := &listener{opts: opts, pen: newPenalties(), mem: newMemRelease()}
+	l := &listener{opts: opts, pen: newPenalties(), mem: newMemRelease(), metrics: noMetrics{}}
 	if err := l.load(); err != nil {
 		return err
 	}
+	bin, err := sessionbin.Open()
+	if err != nil {
+		return err
+	}
+	defer bin.Close()
+	l.session = bin
 	if err := ensureHostKeys(&l.cfg.Server); err != nil {
 		return err
 	}
@@ -95,13 +108,17 @@ func Serve(opts Options) error {
 	if a := l.cfg.Server.MetricsListen; a != "" {
 		// Served from this process: the per-connection processes report
 		// on their status pipes and never link a metric.
-		m, err := metrics.Listen(a, session.NewRegistry(l.cfg.Server.StateDir), true)
+		if opts.ServeMetrics == nil {
+			ln.Close()
+			return errors.New("metrics_listen: this build serves no metrics")
+		}
+		m, closer, err := opts.ServeMetrics(a, l.cfg.Server.StateDir)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		defer m.Close()
-		l.metrics = m.Logins
+		defer closer.Close()
+		l.metrics = m
 	}
 	// systemd's Type=notify: ready once the socket accepts.
 	if err := session.NotifyReady(); err != nil {
@@ -284,7 +301,7 @@ func (l *listener) admitFrom(nc net.Conn, remote netip.AddrPort) {
 	}
 }
 
-// spawn starts `loginjail sshd-conn` for nc. The process gets its own
+// spawn starts `loginjail-session sshd-conn` for nc. The process gets its own
 // session (no Pdeathsig): the listener's end does not end it.
 func (l *listener) spawn(nc net.Conn, ch *child, cfg *config.Config, name string, data []byte) error {
 	defer nc.Close()
@@ -306,9 +323,9 @@ func (l *listener) spawn(nc net.Conn, ch *child, cfg *config.Config, name string
 	// The remote travels on the command line: a balancer's header was
 	// read here, and a peer that reset the connection meanwhile has no
 	// address the child could ask the socket for.
-	args := []string{"loginjail", "sshd-conn", "--config-name=" + name, "--remote=" + ch.addr.String()}
+	args := []string{sessionbin.Name, "sshd-conn", "--config-name=" + name, "--remote=" + ch.addr.String()}
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        l.session.Path(),
 		Args:        args,
 		Env:         os.Environ(),
 		Dir:         "/",
@@ -369,12 +386,12 @@ func (l *listener) watch(cmd *exec.Cmd, status *os.File, ch *child, cfg *config.
 		switch word {
 		case statusAuth:
 			l.settle(ch, true)
-			l.metrics.Login(metrics.ResultSuccess, arg)
+			l.metrics.Login(ResultSuccess, arg)
 		case statusFail:
 			ch.failures++
-			l.metrics.Login(metrics.ResultFailure, arg)
+			l.metrics.Login(ResultFailure, arg)
 		case statusRefused:
-			l.metrics.Login(metrics.ResultRefused, arg)
+			l.metrics.Login(ResultRefused, arg)
 		case statusGrace:
 			ch.grace = true
 			l.metrics.Dropped(dropGrace)

@@ -18,6 +18,8 @@ import (
 // Paths the package installs or makes; after a purge none may be left.
 var debPaths = []string{
 	"/usr/sbin/loginjail",
+	"/usr/lib/loginjail/loginjail-session",
+	"/usr/lib/loginjail",
 	"/lib/systemd/system/loginjail.service",
 	"/usr/lib/tmpfiles.d/loginjail.conf",
 	"/etc/pam.d/loginjail",
@@ -128,7 +130,7 @@ func TestDeb(t *testing.T) {
 			t.Errorf("%s is not a conffile: %q", c, conffiles)
 		}
 	}
-	for p, mode := range map[string]os.FileMode{"/run/loginjail": 0o711, "/var/lib/loginjail": 0o700, "/usr/sbin/loginjail": 0o755} {
+	for p, mode := range map[string]os.FileMode{"/run/loginjail": 0o711, "/var/lib/loginjail": 0o700, "/usr/sbin/loginjail": 0o755, "/usr/lib/loginjail/loginjail-session": 0o755} {
 		st, err := os.Stat(p)
 		if err != nil || st.Mode().Perm() != mode {
 			t.Errorf("%s: %v, mode %v, want %04o", p, err, st.Mode().Perm(), mode)

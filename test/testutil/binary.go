@@ -27,9 +27,13 @@ var binary struct {
 	err  error
 }
 
+// SessionName is the session binary, which loginjail finds beside itself.
+const SessionName = "loginjail-session"
+
 // Binary returns the path of a loginjail binary for the test to run: the
 // file named by $LOGINJAIL_BIN when set, otherwise ./cmd/loginjail built
-// (with cgo) once per test process into a directory under os.TempDir that
+// (with cgo), with ./cmd/loginjail-session beside it (the per-login
+// processes run that), once per test process into a directory under os.TempDir that
 // every user may read and execute, since jails and sshd run it as the test
 // users. A failed build fails the test with the compiler's output.
 func Binary(t testing.TB) string {
@@ -42,6 +46,11 @@ func Binary(t testing.TB) string {
 		if _, err := os.Stat(abs); err != nil {
 			t.Fatalf("%s=%q: %v", BinaryEnv, p, err)
 		}
+		// loginjail sshd and pam-hook exec loginjail-session from beside
+		// the binary: name a missing one here, not in every login.
+		if _, err := os.Stat(filepath.Join(filepath.Dir(abs), SessionName)); err != nil {
+			t.Fatalf("%s=%q: no %s beside it (make build makes both): %v", BinaryEnv, p, SessionName, err)
+		}
 		return abs
 	}
 	binary.once.Do(func() { binary.path, binary.err = buildBinary() })
@@ -51,7 +60,8 @@ func Binary(t testing.TB) string {
 	return binary.path
 }
 
-// buildBinary runs `go build ./cmd/loginjail` from the module root.
+// buildBinary runs `go build ./cmd/loginjail ./cmd/loginjail-session`
+// from the module root.
 func buildBinary() (string, error) {
 	goTool := GoTool()
 	root, err := ModuleRoot()
@@ -69,14 +79,15 @@ func buildBinary() (string, error) {
 	if err := os.Chmod(dir, 0o755); err != nil { // despite the umask
 		return "", err
 	}
-	out := filepath.Join(dir, "loginjail")
-	cmd := exec.Command(goTool, "build", "-o", out, "./cmd/loginjail")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if output, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building loginjail (%s build ./cmd/loginjail in %s): %v\n%s", goTool, root, err, output)
+	for _, pkg := range []string{"loginjail", SessionName} {
+		cmd := exec.Command(goTool, "build", "-o", filepath.Join(dir, pkg), "./cmd/"+pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if output, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("building %s (%s build ./cmd/%s in %s): %v\n%s", pkg, goTool, pkg, root, err, output)
+		}
 	}
-	return out, nil
+	return filepath.Join(dir, "loginjail"), nil
 }
 
 // removeDeadBinDirs deletes binary directories left by test processes that

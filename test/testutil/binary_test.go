@@ -17,9 +17,12 @@ func TestModuleRoot(t *testing.T) {
 }
 
 func TestBinaryFromEnv(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "loginjail")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "loginjail")
+	for _, f := range []string{p, filepath.Join(dir, SessionName)} {
+		if err := os.WriteFile(f, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Setenv(BinaryEnv, p)
 	if got := Binary(t); got != p {
@@ -49,7 +52,9 @@ func TestBinaryBuilds(t *testing.T) {
 	if fi.Mode().Perm() != 0o755 {
 		t.Fatalf("%s has mode %v, want 0755 so test users can run the binary", filepath.Dir(p), fi.Mode().Perm())
 	}
-	if !isExecutable(p) {
-		t.Fatalf("%s is not executable", p)
+	for _, f := range []string{p, filepath.Join(filepath.Dir(p), SessionName)} {
+		if !isExecutable(f) {
+			t.Fatalf("%s is not executable", f)
+		}
 	}
 }
