@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -78,6 +79,9 @@ func startHolder(cfgPath, user, rhost string, monitor int) error {
 		return fmt.Errorf("pam-hook: %w", err)
 	}
 	defer bin.Close()
+	if bin.Fallback {
+		slog.Warn(bin.Missing, "event", "pam.session_binary")
+	}
 	cmd := exec.Command(bin.Path(), "pam-holder", "--config", cfgPath, "--user", user, "--rhost", rhost,
 		"--sshd-pid", strconv.Itoa(monitor), "--sshd-start", strconv.FormatUint(start, 10))
 	cmd.Args[0] = sessionbin.Name

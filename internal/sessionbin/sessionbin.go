@@ -47,6 +47,11 @@ func Candidates(exe string) []string {
 type Binary struct {
 	f    *os.File
 	name string // the path it was opened from, for messages
+	// Fallback is set when no session binary was found and the running
+	// loginjail itself stands in (it runs every per-login verb too, at a
+	// higher cost per login); Missing says where it was looked for.
+	Fallback bool
+	Missing  string
 }
 
 // Open finds the session binary of the running executable (Candidates),
@@ -59,7 +64,10 @@ func Open() (*Binary, error) {
 	return OpenFor(exe)
 }
 
-// OpenFor is Open for the loginjail executable exe.
+// OpenFor is Open for the loginjail executable exe. With no session
+// binary in either place, the running executable stands in (Fallback):
+// `go build ./cmd/loginjail` alone gives a working server, as before the
+// split. One that is there but fails Check is refused, never skipped.
 func OpenFor(exe string) (*Binary, error) {
 	cands := Candidates(exe)
 	for _, p := range cands {
@@ -70,23 +78,35 @@ func OpenFor(exe string) (*Binary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", Name, err)
 		}
-		b, err := hold(f, p)
+		b, err := hold(f, p, true)
 		if err != nil {
 			f.Close()
 			return nil, err
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("%s not found (looked for %s and %s): install it with %s", Name, cands[0], cands[1], filepath.Base(exe))
+	f, err := os.OpenFile("/proc/self/exe", os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s not found (looked for %s and %s), and the running executable: %w", Name, cands[0], cands[1], err)
+	}
+	// Not checked: it is what already runs as root.
+	b, err := hold(f, exe, false)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	b.Fallback = true
+	b.Missing = fmt.Sprintf("%s not found (looked for %s and %s); per-login processes run %s itself, which costs each login more: install %s beside it", Name, cands[0], cands[1], exe, Name)
+	return b, nil
 }
 
-// hold checks the opened file and moves it above minFD.
-func hold(f *os.File, p string) (*Binary, error) {
+// hold checks the opened file (with check) and moves it above minFD.
+func hold(f *os.File, p string, check bool) (*Binary, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", p, os.NewSyscallError("fstat", err))
 	}
-	if err := Check(st.Mode, st.Uid); err != nil {
+	if err := Check(st.Mode, st.Uid); check && err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, minFD)

@@ -46,11 +46,26 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestOpenForMissing: with no session binary, the running executable
+// stands in, and the warning says where the session binary was looked for.
 func TestOpenForMissing(t *testing.T) {
 	dir := t.TempDir()
-	_, err := OpenFor(filepath.Join(dir, "bin", "loginjail"))
-	if err == nil || !strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "\n") {
-		t.Fatalf("OpenFor with no session binary = %v, want a one-line not found", err)
+	exe := filepath.Join(dir, "bin", "loginjail")
+	b, err := OpenFor(exe)
+	if err != nil {
+		t.Fatalf("OpenFor with no session binary: %v, want the running executable", err)
+	}
+	defer b.Close()
+	if !b.Fallback || !strings.Contains(b.Missing, "not found") || !strings.Contains(b.Missing, filepath.Join(dir, "bin", Name)) || strings.Contains(b.Missing, "\n") {
+		t.Errorf("fallback %v, warning %q: want one line naming %s", b.Fallback, b.Missing, filepath.Join(dir, "bin", Name))
+	}
+	self, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.Stat(b.Path())
+	if err != nil || !os.SameFile(self, held) {
+		t.Errorf("held %s (%v), want the running executable", b.Path(), err)
 	}
 }
 

@@ -15,6 +15,7 @@ const (
 	evReload        = "sshd.reload"         // SIGHUP: config re-read (or kept, with err)
 	evState         = "sshd.state"          // SIGUSR1: what the listener holds (children, goroutines, heap)
 	evHostKey       = "sshd.hostkey"        // host key generated
+	evSessionBinary = "sshd.session_binary" // no loginjail-session: the listener's own binary stands in
 	evConnDrop      = "conn.drop"           // refused by max_startups or a source penalty
 	evConnStart     = "conn.start"          // per-connection process took the connection
 	evConnEnd       = "conn.end"            // connection over

@@ -111,7 +111,10 @@ func (c *conn) firstProcess() {
 		c.mu.Unlock()
 		c.status.send(statusStarted, jt)
 		if c.thread.main {
+			// Twice: the runtime now and then starts one more thread
+			// right after the first pass (a timer, a blocking call).
 			time.AfterFunc(shedDelay, shedIdleThreads)
+			time.AfterFunc(shedAgain, shedIdleThreads)
 		}
 	})
 }

@@ -89,6 +89,9 @@ func Serve(opts Options) error {
 		return err
 	}
 	defer bin.Close()
+	if bin.Fallback {
+		slog.Warn(bin.Missing, "event", evSessionBinary)
+	}
 	l.session = bin
 	if err := ensureHostKeys(&l.cfg.Server); err != nil {
 		return err

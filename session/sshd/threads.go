@@ -14,6 +14,10 @@ import (
 // the login's burst of cgo and blocking calls to be over.
 const shedDelay = time.Second
 
+// shedAgain is when the second pass runs, for a thread the runtime
+// started just after the first.
+const shedAgain = 6 * time.Second
+
 // busyThreads are the threads a per-connection process keeps: the main
 // thread, sysmon, the runtime's template thread and the one running Go.
 const busyThreads = 4

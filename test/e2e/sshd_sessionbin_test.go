@@ -40,8 +40,8 @@ func copyBinaries(t *testing.T, bin string, session bool) string {
 // loginjail-session (from beside loginjail), named so in ps; the listener
 // holds the file it opened at start, so a login after the file was
 // replaced (a package upgrade) still runs the binary the listener started
-// with; without a session binary, or with one others may write, the
-// listener refuses to start, in one line.
+// with; with one others may write, the listener refuses to start, in one
+// line; without one, its own binary stands in, with a warning.
 func TestSshdSessionBinary(t *testing.T) {
 	s := newSSHD(t, "", "")
 	u := testutil.NewUser(t, "sshdsbin")
@@ -83,22 +83,30 @@ func TestSshdSessionBinary(t *testing.T) {
 		t.Errorf("login after the session binary was replaced: exit %d, %q, %s", code, out, serr)
 	}
 
-	// No session binary, or one the group may write: refused at start.
+	// A session binary the group may write: refused at start.
 	alone := copyBinaries(t, s.e.bin, false)
-	for _, name := range []string{"missing", "group-writable"} {
-		if name == "group-writable" {
-			p := filepath.Join(filepath.Dir(alone), testutil.SessionName)
-			data, _ := os.ReadFile(filepath.Join(filepath.Dir(testutil.Binary(t)), testutil.SessionName))
-			os.WriteFile(p, data, 0o775)
-			os.Chmod(p, 0o775)
-		}
-		cmd := exec.Command(alone, "sshd", "--config", s.e.cfg, "--listen", "127.0.0.1:0")
-		out, err := cmd.CombinedOutput()
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		last := lines[len(lines)-1]
-		want := map[string]string{"missing": "loginjail-session not found", "group-writable": "writable by group"}[name]
-		if err == nil || !strings.Contains(last, want) || !strings.HasPrefix(last, "loginjail sshd: ") {
-			t.Errorf("sshd with session binary %s: %v, output %q; want a refusal naming %q", name, err, out, want)
-		}
+	p := filepath.Join(filepath.Dir(alone), testutil.SessionName)
+	data, _ := os.ReadFile(filepath.Join(filepath.Dir(testutil.Binary(t)), testutil.SessionName))
+	os.WriteFile(p, data, 0o775)
+	os.Chmod(p, 0o775)
+	cmd := exec.Command(alone, "sshd", "--config", s.e.cfg, "--listen", "127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	last := lines[len(lines)-1]
+	if err == nil || !strings.Contains(last, "writable by group") || !strings.HasPrefix(last, "loginjail sshd: ") {
+		t.Errorf("sshd with a group-writable session binary: %v, output %q; want a refusal naming it", err, out)
+	}
+
+	// No session binary (`go build ./cmd/loginjail` alone): the listener
+	// warns once and its own binary runs the per-login processes.
+	os.Remove(p)
+	s.stopListener()
+	s.e.bin = alone
+	s.start()
+	if out, serr, code := s.ssh(u, nil, "echo without-session-binary"); code != 0 || strings.TrimSpace(out) != "without-session-binary" {
+		t.Errorf("login without a session binary: exit %d, %q, %s", code, out, serr)
+	}
+	if evs := s.events("sshd.session_binary"); len(evs) != 1 || !strings.Contains(fmt.Sprint(evs[0]["msg"]), "loginjail-session not found") {
+		t.Errorf("sshd.session_binary warnings %v, want one naming the missing binary", evs)
 	}
 }
