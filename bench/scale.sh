@@ -242,7 +242,7 @@ ssh_to() {
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES"; } # server row value note
 mem_kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
 user_sleeps() { pgrep -x -U "$USER_CSV" sleep; }
-host_tasks() { awk '$1 == "Threads:" {n += $2} END {print n}' /proc/[0-9]*/status 2>/dev/null; }
+host_tasks() { cat /proc/[0-9]*/status 2>/dev/null | awk '$1 == "Threads:" {n += $2} END {print n}'; }
 # what loginjail holds: sessions it lists, registry records, processes in
 # its cgroup but the listener, jail cgroups (this host's, any run's: the
 # e2e lock keeps other runs away), mounts in the listener's namespace
