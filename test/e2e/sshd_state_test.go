@@ -104,14 +104,12 @@ func (s *sshdServer) burst(u *testutil.User, k int) {
 // a thread per session ended at once, which the runtime never gave
 // back). What the runtime keeps after a first burst (goroutine
 // structures for its peak) is the baseline of the heap check; a second
-// burst must add nothing to it. The metrics are served, so that a
-// series kept per connection (a label per remote, session or port) shows
-// in the heap, and a descriptor kept per connection (a pidfd, a pipe)
-// shows in the fds.
+// burst must add nothing to it. A descriptor kept per connection (a
+// pidfd, a pipe outside an os.File) shows in the fds.
 func TestSshdListenerFlat(t *testing.T) {
 	const k = 40
 	// k logins at once, none dropped by the default max_startups.
-	s := newSSHD(t, "max_startups = \"100\"\nmetrics_listen = \"127.0.0.1:0\"", "")
+	s := newSSHD(t, `max_startups = "100"`, "")
 	u := testutil.NewUser(t, "sshdflat")
 	s.authorize(u, "")
 	// Warm up: the first logins load what the listener keeps anyway.
