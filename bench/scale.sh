@@ -8,8 +8,14 @@
 #           the server's cpuacct cgroup but the listener and the user's
 #           sleep; ours split into per-connection process and jail init),
 #           threads, and the kernel's Slab / KernelStack / PageTables growth
-#           (/proc/meminfo). After each round closes: the listener's PSS,
-#           labelled with the sessions it has served so far (100 → 400 → 1000).
+#           (/proc/meminfo). With the N open: tasks per session (the host's
+#           tasks against pid_max, MemAvailable), one more login (its exit
+#           status; issue 17: 1000 held, logins still working) and, for ours,
+#           the sessions `loginjail ps` lists. After each round closes: the
+#           listener's PSS, labelled with the sessions it has served so far
+#           (100 → 400 → 1000), and, for ours, what is left (sessions in ps,
+#           registry records, session processes, jail cgroups, the listener's
+#           mounts; all but mounts should be 0, mounts as before).
 #   logins  for each C of -c: M (-m) logins of `ssh … true`, C at once:
 #           CPU ms per login from the server's own cpuacct cgroup (listener,
 #           per-connection processes, PAM, jails, the user's shell), logins/s
@@ -252,6 +258,16 @@ ssh_to() {
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES"; } # server row value note
 mem_kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
 user_sleeps() { pgrep -x -U "$USER_CSV" sleep; }
+host_tasks() { cat /proc/[0-9]*/status 2>/dev/null | awk '$1 == "Threads:" {n += $2} END {print n}'; }
+# what loginjail holds: sessions it lists, registry records, processes in
+# its cgroup but the listener, jail cgroups (this host's, any run's: the
+# e2e lock keeps other runs away), mounts in the listener's namespace
+lj_sessions() { "$work/loginjail" ps --config "$work/loginjail.toml" 2>/dev/null | tail -n +2 | wc -l; }
+lj_left() {
+	local cg
+	cg=$(find /sys/fs/cgroup/*/loginjail -mindepth 1 -type d 2>/dev/null | wc -l)
+	echo "$(lj_sessions)/$(find "$work/lj/run" -name '*.json' 2>/dev/null | wc -l)/$(($(cg_procs loginjail | wc -l) - 1))/$cg/$(wc -l <"/proc/$PID_loginjail/mountinfo")"
+}
 pss_kb() { awk '/^Pss:/ {print $2; f=1} END {if (!f) print 0}' /proc/"$1"/smaps_rollup 2>/dev/null || echo 0; }
 # kind PID: what a server-side process is (by its argv)
 kind() {
@@ -318,6 +334,16 @@ idle() {
 	record "$name" "idle $n: kernel KernelStack/session KiB" $(((ks - before_ks) / d)) ""
 	record "$name" "idle $n: kernel PageTables/session KiB" $(((pt - before_pt) / d)) ""
 	record "$name" "idle $n: listener PSS KiB (sessions open)" "$(pss_kb "$lpid")" ""
+	# with N open: tasks (the kernel's pid_max bounds them), what is left
+	# of memory, and one more login still works (issue 17: 1000 held)
+	record "$name" "idle $n: tasks/session (incl. sleep)" "$(awk -v a="$((thr + up))" -v b="$d" 'BEGIN{printf "%.1f", a/b}')" \
+		"host: $(host_tasks) tasks of pid_max $(cat /proc/sys/kernel/pid_max), MemAvailable $(mem_kb MemAvailable) KiB"
+	local t0 rc
+	t0=${EPOCHREALTIME/./}
+	ssh_to "$name" "${USERS[0]}" true </dev/null >/dev/null 2>>"$work/idle.err"
+	rc=$?
+	record "$name" "idle $n: one more login, exit status" "$rc" "$(((${EPOCHREALTIME/./} - t0) / 1000)) ms"
+	[ "$name" = loginjail ] && record "$name" "idle $n: sessions in loginjail ps" "$(lj_sessions)" ""
 
 	# close: end the sleeps (ours, by pid), then the clients
 	log "$name: closing"
@@ -334,6 +360,8 @@ idle() {
 	sleep "$SETTLE"
 	record "$name" "listener PSS KiB after $served sessions closed" "$(pss_kb "$lpid")" \
 		"RSS $(awk '/^VmRSS:/ {print $2}' /proc/"$lpid"/status) KiB, $(awk '/^Threads:/ {print $2}' /proc/"$lpid"/status) threads"
+	[ "$name" = loginjail ] && record "$name" "idle $n: left after closing" "$(lj_left)" \
+		"sessions in ps, registry files, session processes, jail cgroups, listener mounts (before: $LJ_LEFT0)"
 }
 
 # wait_drained NAME: until NAME's cgroup holds its listener alone
@@ -429,6 +457,7 @@ done
 log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 record host "load average at start" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" ""
 
+LJ_LEFT0=$(lj_left)
 declare -A SERVED=([openssh]=1 [loginjail]=1) LPSS=()
 if [ "$LSERVE" -gt 0 ]; then
 	for name in openssh loginjail; do serve_to "$name" 100; done

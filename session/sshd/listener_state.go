@@ -65,6 +65,7 @@ type listenerState struct {
 	Penalised   int    // sources in the penalty table
 	Goroutines  int    //
 	Threads     int    // OS threads (from /proc/self/status)
+	FDs         int    // open file descriptors (a pidfd or pipe kept per connection shows here)
 	HeapObjects uint64 // live heap objects after a collection
 	HeapBytes   uint64 // live heap bytes after a collection
 }
@@ -81,6 +82,7 @@ func (l *listener) state() listenerState {
 	s.Penalised = l.pen.size()
 	s.Goroutines = runtime.NumGoroutine()
 	s.Threads = threadCount()
+	s.FDs = fdCount()
 	m := []metrics.Sample{{Name: "/gc/heap/objects:objects"}, {Name: "/gc/heap/live:bytes"}}
 	metrics.Read(m)
 	if m[0].Value.Kind() == metrics.KindUint64 {
@@ -97,7 +99,7 @@ func (l *listener) logState() {
 	s := l.state()
 	slog.Info("listener state", "event", evState, "children", s.Children, "unauthenticated", s.Unauth,
 		"penalised_sources", s.Penalised, "goroutines", s.Goroutines, "threads", s.Threads,
-		"heap_objects", s.HeapObjects, "heap_live_bytes", s.HeapBytes)
+		"fds", s.FDs, "heap_objects", s.HeapObjects, "heap_live_bytes", s.HeapBytes)
 }
 
 // threadCount is the process's number of OS threads; 0 if unknown.
@@ -113,4 +115,14 @@ func threadCount() int {
 		}
 	}
 	return 0
+}
+
+// fdCount is the process's number of open file descriptors (the one
+// reading /proc/self/fd included); 0 if unknown.
+func fdCount() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return len(ents)
 }

@@ -104,7 +104,8 @@ func (s *sshdServer) burst(u *testutil.User, k int) {
 // a thread per session ended at once, which the runtime never gave
 // back). What the runtime keeps after a first burst (goroutine
 // structures for its peak) is the baseline of the heap check; a second
-// burst must add nothing to it.
+// burst must add nothing to it. A descriptor kept per connection (a
+// pidfd, a pipe outside an os.File) shows in the fds.
 func TestSshdListenerFlat(t *testing.T) {
 	const k = 40
 	// k logins at once, none dropped by the default max_startups.
@@ -131,6 +132,7 @@ func TestSshdListenerFlat(t *testing.T) {
 	}{
 		{"goroutines", start, 2},
 		{"threads", start, 4},
+		{"fds", start, 2},
 		// Allocations per connection: the child, its exec.Cmd, pipes, a
 		// scanner, a timer; one kept per connection is k.
 		{"heap_objects", first, k * 3 / 4}, // measured +0..19 for k = 40
