@@ -1,15 +1,14 @@
 // cinit.h — the jail's C init, shared by its files (cinit_*_linux.c).
 //
-// The jail init is PID 1 of every jail and lives as long as the session.
-// Its setup (mounts, pivot_root, hostname, ...) is Go; what it does for
-// the rest of the session (serve the control protocol, reap, forward
-// signals) is this C, so no Go runtime stays resident per session
-// (issue 17). The constructor in prestart_linux.go calls cinit_main()
-// before the Go runtime starts; cinit_main forks the Go setup child,
-// takes over its rlimits and seccomp filter, and serves until the jail
-// ends. A forked child that must run Go (the setup child, a name
-// resolving dial helper) returns from the constructor instead and finds
-// its job in the cinit_* globals below (read from Go through cgo).
+// The jail init is PID 1 of every jail and lives as long as the session,
+// and it is this C from start to end, so no Go runtime starts or stays
+// in a jail of its own accord (issue 17). The constructor in
+// prestart_linux.go calls cinit_main() before the Go runtime starts;
+// cinit_main takes the caller's setup plan (planned in Go,
+// setupplan_linux.go), runs its steps (cinit_plan_linux.c), and serves
+// until the jail ends. A forked child that must run Go (a name resolving
+// dial helper) returns from the constructor instead and finds its job in
+// the cinit_* globals below (read from Go through cgo).
 #ifndef LOGINJAIL_CINIT_H
 #define LOGINJAIL_CINIT_H
 
@@ -19,12 +18,10 @@
 #include <sys/types.h>
 
 // Roles of a process that returns from the init constructor into Go.
-enum { CINIT_ROLE_NONE = 0, CINIT_ROLE_SETUP = 1, CINIT_ROLE_DIAL = 2 };
+enum { CINIT_ROLE_NONE = 0, CINIT_ROLE_DIAL = 2 };
 
 extern int cinit_role;
-extern int cinit_ctl_fd;     // setup: the control socket
-extern int cinit_handoff_fd; // setup: write end of the handoff pipe
-extern int cinit_dial_fd;    // dial: where the connected socket goes
+extern int cinit_dial_fd; // dial: where the connected socket goes
 extern char cinit_dial_network[8];
 extern char cinit_dial_addr[512];
 
@@ -32,6 +29,40 @@ extern char cinit_dial_addr[512];
 // (single-threaded) process. It
 // returns only in a forked child that must run Go (cinit_role set).
 void cinit_main(int ctl);
+
+// ---- cinit_setup_linux.c and cinit_plan_linux.c: the setup ----
+
+// The steps of a setup plan; setupplan_linux.go has the same numbers and
+// what each means.
+enum {
+	CINIT_OP_LOOPBACK_UP = 1,
+	CINIT_OP_WRITE_FILE = 2,
+	CINIT_OP_HOSTNAME = 3,
+	CINIT_OP_MOUNT = 4,
+	CINIT_OP_MKDIR = 5,
+	CINIT_OP_SYMLINK = 6,
+	CINIT_OP_CHMOD = 7,
+	CINIT_OP_MOVE_LOWER = 8,
+	CINIT_OP_MOUNT_IN_ROOT = 9,
+	CINIT_OP_MKDIR_ALL_IN_ROOT = 10,
+	CINIT_OP_CREATE_IN_ROOT = 11,
+	CINIT_OP_SETATTR_IN_ROOT = 12,
+	CINIT_OP_COVER_IN_ROOT = 13,
+	CINIT_OP_READ_ONLY_IN_ROOT = 14,
+	CINIT_OP_SKIP_UNLESS_DIR = 15,
+	CINIT_OP_ENSURE_FILE_IN_ROOT = 16,
+	CINIT_OP_PIVOT_ROOT = 17,
+};
+
+// cinit_run_plan builds the jail from the plan in the memfd plan_fd (lower:
+// the idmapped image layer, or -1) and returns whether the jail outlives
+// its caller; a failure is reported to the caller and ends init.
+int cinit_run_plan(int ctl, int plan_fd, int lower);
+// cinit_apply_handoff sets the handoff's rlimits and seccomp filter on
+// init; -1 with a message in err if it cannot.
+int cinit_apply_handoff(const char *b, size_t len, int *keepalive, char *err, size_t errlen);
+// cinit_setup_failed sends the setup's error to the caller and ends init.
+void cinit_setup_failed(int ctl, const char *msg) __attribute__((noreturn));
 
 // ---- cinit_json_linux.c: the control protocol's JSON, both ways ----
 

@@ -140,6 +140,15 @@ void cinit_send_error(uint64_t id, const char *fmt, ...)
 	cinit_send(&r, -1);
 }
 
+void cinit_setup_failed(int ctl, const char *msg)
+{
+	struct cinit_reply r = { .type = "error", .error = msg };
+
+	S.ctl = ctl;
+	cinit_send(&r, -1);
+	_exit(1);
+}
+
 // ---- children ----
 
 static void add_kid(pid_t pid)
@@ -479,9 +488,6 @@ void cinit_serve(int ctl, int keepalive)
 	block_signals(&set);
 	if ((S.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		cinit_die("signalfd");
-	// The setup child may have exited before SIGCHLD was blocked, its
-	// signal lost (run_setup does not wait for it): reap it now.
-	reap();
 	if (fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0)
 		cinit_die("close-on-exec on the control socket");
 	if ((S.buf = malloc(MSG_MAX + 1)) == NULL)

@@ -1,8 +1,9 @@
 package jail
 
 import (
-	"os"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -23,35 +24,22 @@ var devLinks = map[string]string{
 // nodes, the jail's own devpts instance (its ptmx makes terminals only the
 // jail can see) and a tmpfs /dev/shm. The /dev tmpfs goes read-only after.
 func (r *rootfs) mountDev() error {
-	if err := mountInRoot("tmpfs", r.root, "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
-		return err
-	}
+	r.plan.mountInRoot("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k")
 	dev := filepath.Join(r.root, "dev")
 	for _, n := range devNodes {
-		if err := createFileInRoot(r.root, "/dev/"+n, 0o666); err != nil {
-			return err
-		}
-		if err := mountInRoot("/dev/"+n, r.root, "/dev/"+n, "", unix.MS_BIND, ""); err != nil {
-			return err
-		}
+		r.plan.add(planStep{code: opCreateInRoot, num: 0o666, a: "/dev/" + n})
+		r.plan.mountInRoot("/dev/"+n, "/dev/"+n, "", unix.MS_BIND, "")
 	}
-	for name, target := range devLinks {
-		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
-			return err
-		}
+	for _, name := range slices.Sorted(maps.Keys(devLinks)) {
+		r.plan.add(planStep{code: opSymlink, a: devLinks[name], b: filepath.Join(dev, name)})
 	}
 	for _, d := range []string{"pts", "shm"} {
-		if err := os.Mkdir(filepath.Join(dev, d), 0o755); err != nil {
-			return err
-		}
+		r.plan.mkdir(filepath.Join(dev, d), 0o755)
 	}
 	// gid 5 is "tty" on Debian; terminals get it as their group.
-	if err := mountInRoot("devpts", r.root, "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"); err != nil {
-		return err
-	}
+	r.plan.mountInRoot("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5")
 	size := strconv.FormatInt(r.spec.TmpSize, 10)
-	if err := mountInRoot("shm", r.root, "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size="+size); err != nil {
-		return err
-	}
-	return setattrInRoot(r.root, "/dev", unix.MOUNT_ATTR_RDONLY, false)
+	r.plan.mountInRoot("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size="+size)
+	r.plan.setattrInRoot("/dev", unix.MOUNT_ATTR_RDONLY, false)
+	return nil
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // EtcFiles are the /etc files generated for a jail, all made in one place
-// (etcFilesFromParent) and carried to init in its setup message: they
+// (etcFilesFromParent) and written by init from its setup plan: they
 // depend on the address the network attach gave the jail, which the Spec
 // cannot know and Start does not write back into it.
 type EtcFiles struct {
@@ -88,85 +88,66 @@ func (r *rootfs) bindEtcFiles() error {
 			continue
 		}
 		src := filepath.Join(r.scratch, strings.ReplaceAll(strings.TrimPrefix(f.path, "/"), "/", "-"))
-		if err := os.WriteFile(src, []byte(f.content), 0o644); err != nil {
-			return err
-		}
-		if err := r.ensureFileTarget(f.path); err != nil {
-			return fmt.Errorf("%s: %w", f.path, err)
-		}
-		if err := mountInRoot(src, r.root, f.path, "", unix.MS_BIND, ""); err != nil {
-			return err
-		}
-		if err := setattrInRoot(r.root, f.path, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, false); err != nil {
-			return err
-		}
+		r.plan.add(planStep{code: opWriteFile, flags: planCreate, num: 0o644, a: src, b: f.content})
+		r.plan.add(planStep{code: opEnsureFileInRoot, a: f.path})
+		r.plan.mountInRoot(src, f.path, "", unix.MS_BIND, "")
+		r.plan.setattrInRoot(f.path, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, false)
 	}
 	return nil
 }
 
 // mergedRootFile is the root's file at path with entries merged in, or ""
 // when it already holds them all (then it is left unbound, the root's
-// own). The root's file is read inside the root, so an image's symlink
-// cannot point the read at a host file.
+// own).
 func (r *rootfs) mergedRootFile(path string, entries []string) (string, error) {
 	if len(entries) == 0 {
 		return "", nil
 	}
-	var content []byte
-	fd, err := openInRoot(r.root, path, unix.O_RDONLY)
-	switch {
-	case err == nil:
-		f := os.NewFile(uintptr(fd), path)
-		content, err = io.ReadAll(io.LimitReader(f, maxEtcFile+1))
-		f.Close()
-		if err != nil {
-			return "", fmt.Errorf("read %s: %w", path, err)
-		}
-		if len(content) > maxEtcFile {
-			return "", fmt.Errorf("read %s: over %d bytes", path, maxEtcFile)
-		}
-	case !errors.Is(err, unix.ENOENT):
+	content, err := r.readRootFile(path)
+	if err != nil {
 		return "", err
 	}
-	merged, changed := mergeEntries(string(content), entries)
+	merged, changed := mergeEntries(content, entries)
 	if !changed {
 		return "", nil
 	}
 	return merged, nil
 }
 
-// maxEtcFile bounds how much of a root's /etc/passwd or /etc/group init
-// reads: an image's file is untrusted input.
-const maxEtcFile = 64 << 20
-
-// ensureFileTarget makes sure path resolves (inside root) to a file a bind
-// can cover: it exists, or it is a symlink whose target can be created in
-// a writable part of the root (the fresh /run, an overlay), or, on an
-// overlay, it can be created itself.
-func (r *rootfs) ensureFileTarget(path string) error {
-	fd, err := openInRoot(r.root, path, unix.O_PATH)
-	if err == nil {
-		unix.Close(fd)
-		return nil
-	}
-	if !errors.Is(err, unix.ENOENT) {
-		return err
-	}
-	target := path
-	dir, name := filepath.Split(path)
-	if dfd, err := openInRoot(r.root, dir, unix.O_PATH|unix.O_DIRECTORY); err == nil {
-		buf := make([]byte, 4096)
-		n, lerr := unix.Readlinkat(dfd, name, buf)
-		unix.Close(dfd)
-		if lerr == nil {
-			target = string(buf[:n])
-			if !filepath.IsAbs(target) {
-				target = filepath.Join(dir, target)
-			}
+// readRootFile reads the file at path as the jail's root will have it
+// when init binds over it: the host's, or the image's, resolved inside
+// the image so that its symlinks cannot point the read at a host file; ""
+// when it is missing or a hidden path covers it (then the jail sees an
+// empty directory or /dev/null there).
+func (r *rootfs) readRootFile(path string) (string, error) {
+	for _, h := range r.hidden() {
+		if h != "/" && (path == h || strings.HasPrefix(path, strings.TrimSuffix(h, "/")+"/")) {
+			return "", nil
 		}
 	}
-	if err := mkdirAllInRoot(r.root, filepath.Dir(target), 0o755); err != nil {
-		return err
+	top := "/"
+	if !r.hostMode() {
+		top = r.spec.Rootfs
 	}
-	return createFileInRoot(r.root, target, 0o644)
+	fd, err := openInRoot(top, path, unix.O_RDONLY)
+	if errors.Is(err, unix.ENOENT) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	content, err := io.ReadAll(io.LimitReader(f, maxEtcFile+1))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(content) > maxEtcFile {
+		return "", fmt.Errorf("read %s: over %d bytes", path, maxEtcFile)
+	}
+	return string(content), nil
 }
+
+// maxEtcFile bounds how much of a root's /etc/passwd or /etc/group the
+// caller reads: an image's file is untrusted input.
+const maxEtcFile = 64 << 20

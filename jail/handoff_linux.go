@@ -2,18 +2,16 @@ package jail
 
 import (
 	"encoding/binary"
-	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-// The handoff is what the Go setup process gives the C init that forked
-// it once the jail is built: the rlimits and the seccomp filter (which
-// bind only the process that sets them, and init must carry them so that
-// every process it forks inherits them) and whether the jail outlives its
-// caller. It goes over a pipe, one process to its parent, in native byte
-// order; cinit_serve_linux.c (apply_handoff) reads the same layout:
+// The handoff is the tail of the setup plan (setupplan_linux.go): what
+// init sets on itself once the jail is built, so that every process it
+// forks inherits it: the rlimits and the seccomp filter (which bind only
+// the process that sets them), and whether the jail outlives its caller.
+// Native byte order; cinit_setup_linux.c (apply_handoff) reads the same
+// layout:
 //
 //	header:  magic "LJH1" (u32), flags (u32), nlimits (u32), ninsns (u32)
 //	nlimits: resource (u32), pad (u32), cur (u64), max (u64)
@@ -23,17 +21,6 @@ const (
 	handoffKeepAlive = 1 << 0
 	handoffSeccomp   = 1 << 1
 )
-
-// writeHandoff sends spec's rlimits, its seccomp filter (built once, by
-// seccompFilterOf) and keep-alive to the C init.
-func writeHandoff(f *os.File, spec *Spec, filter []unix.SockFilter) error {
-	defer f.Close()
-	b := encodeHandoff(spec, filter)
-	if _, err := f.Write(b); err != nil {
-		return fmt.Errorf("hand the setup over to init: %w", err)
-	}
-	return nil
-}
 
 // encodeHandoff lays out spec's handoff (the layout above); filter is
 // nil when the policy turns seccomp off.

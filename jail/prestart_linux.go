@@ -2,13 +2,13 @@ package jail
 
 // The jail init's first steps run in C, before the Go runtime starts its
 // threads, and so does the rest of its life (cinit.h): the prestart here,
-// then cinit_main forks the Go setup and serves the jail in C.
+// then cinit_main builds the jail from the caller's plan and serves it.
 //
 // The prestart's steps: the capability bounding set, no_new_privs and
 // dumpability are per thread, and a Go process cannot change them on every
 // thread it has (syscall.AllThreadsSyscall refuses to work with cgo
-// linked). Done here, every process init forks (the Go setup and dial
-// helpers too) inherits them; and as PID 1 never execs again, nothing
+// linked). Done here, every process init forks (dial helpers too)
+// inherits them; and as PID 1 never execs again, nothing
 // resets non-dumpable (an execve would).
 //
 // Init keeps the capabilities it holds (it still mounts and pivots): the
@@ -142,37 +142,31 @@ __attribute__((constructor)) static void loginjail_init_prestart(void)
 		init_die("prctl PR_SET_NO_NEW_PRIVS");
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		init_die("prctl PR_SET_DUMPABLE");
-	// From here init is C (cinit_serve_linux.c): it returns only in a
-	// forked child that has Go work to do (setup, a dial helper).
+	// From here init is C (cinit_setup_linux.c): it returns only in a
+	// forked child that has Go work to do (a dial helper).
 	cinit_main((int)strtol(ctl, NULL, 10));
 }
 */
 import "C"
 
 // initRole is what a process returning from the init constructor into
-// Go is to do (cinit.h): the jail's setup, or one dial, for the C init
-// that forked it.
+// Go is to do (cinit.h): one dial, for the C init that forked it.
 type initRole struct {
 	kind     int
-	ctl      int // setup: the control socket
-	handoff  int // setup: where the rlimits and filter go back to init
-	dial     int // dial: where the connected socket goes
+	dial     int // where the connected socket goes
 	dialNet  string
 	dialAddr string
 }
 
 const (
-	roleNone  = C.CINIT_ROLE_NONE
-	roleSetup = C.CINIT_ROLE_SETUP
-	roleDial  = C.CINIT_ROLE_DIAL
+	roleNone = C.CINIT_ROLE_NONE
+	roleDial = C.CINIT_ROLE_DIAL
 )
 
 // currentInitRole reads the role the C init left for this process.
 func currentInitRole() initRole {
 	return initRole{
 		kind:     int(C.cinit_role),
-		ctl:      int(C.cinit_ctl_fd),
-		handoff:  int(C.cinit_handoff_fd),
 		dial:     int(C.cinit_dial_fd),
 		dialNet:  C.GoString(&C.cinit_dial_network[0]),
 		dialAddr: C.GoString(&C.cinit_dial_addr[0]),

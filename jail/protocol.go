@@ -13,11 +13,11 @@ package jail
 // has run and the caller has attached its network (doc.go has the whole
 // order).
 //
-// Two programs speak init's side, and the caller cannot tell them apart.
-// The setup message is read, and an error answered, by the Go setup
-// process the C init forks (runSetup); ready and everything after it come
-// from the C init itself (cinit_serve_linux.c), which stays for the whole
-// session without a Go runtime. The messages after ready stay JSON: the C
+// Init's side is C (cinit.h), for the whole session, without a Go
+// runtime. The setup message carries no JSON body beyond its type: its
+// first fd is a sealed memfd with the setup plan the caller made
+// (setupplan_linux.go), run step by step by cinit_plan_linux.c. The
+// messages after it stay JSON: the C
 // side has a strict parser for exactly the shapes below (cinit_json_linux.c:
 // bounded nesting, integers only, strings decoded in place, NUL refused,
 // unknown keys skipped as Go's decoder does); a request it cannot parse
@@ -25,12 +25,12 @@ package jail
 // the same envelope with Go's omitempty rules.
 //
 //	caller                                   init (PID 1 in the jail)
-//	  │── setup {spec, etc} [+ idmapped lower fd] ▶│ (Go setup process) lo, ping,
+//	  │── setup {} [+ plan memfd, lower fd] ───▶│ the plan's steps: lo, ping,
 //	  │                                          │ hostname, root filesystem +
-//	  │                                          │ /etc files, pivot_root,
-//	  │                                          │ rlimits, seccomp; handoff to C
-//	  │◀── error {msg} ─────────────────────────│ (Go, if setup failed)
-//	  │◀── ready {} ────────────────────────────│ (C init, from here on)
+//	  │                                          │ /etc files, pivot_root;
+//	  │                                          │ then rlimits, seccomp
+//	  │◀── error {msg} ─────────────────────────│ (if a step failed)
+//	  │◀── ready {} ────────────────────────────│
 //	  │── spawn {id, proc} [+ stdin,out,err] ──▶│ vfork-style clone+exec as proc.UID
 //	  │◀── result {id, pid} [+ pty master] ─────│
 //	  │── signal {id, pid, sig} ───────────────▶│
@@ -74,8 +74,6 @@ const (
 type message struct {
 	Type   string      `json:"type"`
 	ID     uint64      `json:"id,omitempty"`
-	Spec   *Spec       `json:"spec,omitempty"`
-	Etc    *EtcFiles   `json:"etc,omitempty"` // setup: the /etc files Start made for the jail
 	Spawn  *ProcSpec   `json:"spawn,omitempty"`
 	Signal int         `json:"signal,omitempty"`
 	Pid    int         `json:"pid,omitempty"`

@@ -18,17 +18,19 @@ var hostTopSkip = map[string]bool{
 	"lost+found": true, "boot": true,
 }
 
-// rootfs builds the jail's root filesystem in init's mount namespace.
+// rootfs plans the jail's root filesystem, built in init's mount
+// namespace (setupplan_linux.go): each method adds its steps to the plan.
 type rootfs struct {
 	spec    *Spec
 	etc     *EtcFiles
 	scratch string // the session dir, with init's private tmpfs on it
 	root    string // the new root, under scratch
-	lower   *os.File
+	plan    *setupPlan
+	hostTop []os.DirEntry // the host's "/", for a host rootfs
 }
 
-// prepareRootfsInChild builds the new root and pivots into it. The order
-// is the audit trail:
+// planRootfs adds the steps that build the new root and pivot into it.
+// The order is the audit trail:
 //   - nothing may propagate to the host, so / goes rprivate first;
 //   - every mount point is created before the tree is made read-only;
 //   - the read-only pass comes before the writable mounts, which must stay
@@ -37,8 +39,7 @@ type rootfs struct {
 //     before anything can be mounted over them;
 //   - pivot_root comes last, and the old root is detached so no path leads
 //     back to the host.
-func prepareRootfsInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
-	r := &rootfs{spec: spec, etc: etc, scratch: spec.SessionDir, root: filepath.Join(spec.SessionDir, "root"), lower: lower}
+func (r *rootfs) planRootfs() error {
 	steps := []struct {
 		name string
 		fn   func() error
@@ -62,8 +63,9 @@ func prepareRootfsInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
 		{"pivot_root", r.pivotRoot},
 	}
 	for _, st := range steps {
+		r.plan.label = "root filesystem: " + st.name
 		if err := st.fn(); err != nil {
-			return fmt.Errorf("%s: %w", st.name, err)
+			return fmt.Errorf("%s: %w", r.plan.label, err)
 		}
 	}
 	return nil
@@ -72,9 +74,7 @@ func prepareRootfsInChild(spec *Spec, etc *EtcFiles, lower *os.File) error {
 func (r *rootfs) hostMode() bool { return r.spec.Rootfs == RootfsHost }
 
 func (r *rootfs) makeRootPrivate() error {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return &mountError{op: "mount", target: "/", flags: unix.MS_REC | unix.MS_PRIVATE, err: err}
-	}
+	r.plan.mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
 	return nil
 }
 
@@ -82,46 +82,37 @@ func (r *rootfs) makeRootPrivate() error {
 // the new root (host mode) or the overlay's upper and work dirs live there
 // and vanish with the mount namespace.
 func (r *rootfs) mountScratch() error {
-	data := "mode=0700,size=" + strconv.FormatInt(r.spec.TmpSize, 10)
-	if err := unix.Mount("loginjail", r.scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
-		return &mountError{op: "mount", source: "tmpfs", target: r.scratch, fstype: "tmpfs", flags: unix.MS_NOSUID | unix.MS_NODEV, data: data, err: err}
-	}
-	return os.Mkdir(r.root, 0o755)
+	r.plan.mount("loginjail", r.scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700,size="+strconv.FormatInt(r.spec.TmpSize, 10))
+	r.plan.mkdir(r.root, 0o755)
+	return nil
 }
 
 // mountNewRoot makes r.root a mount point: a bind of itself for the host
-// rootfs, or an overlay of the idmapped image with a tmpfs upper layer.
+// rootfs, or an overlay of the idmapped image (the lower layer the caller
+// sends with the plan) with a tmpfs upper layer.
 func (r *rootfs) mountNewRoot() error {
 	if r.hostMode() {
-		return mountInRoot(r.root, "/", r.root, "", unix.MS_BIND, "")
-	}
-	if r.lower == nil {
-		return fmt.Errorf("image %s: no lower layer from the parent", r.spec.Rootfs)
+		r.plan.mountInRoot(r.root, "/", "", unix.MS_BIND, "")
+		return nil
 	}
 	lower, upper, work := filepath.Join(r.scratch, "lower"), filepath.Join(r.scratch, "upper"), filepath.Join(r.scratch, "work")
 	for _, d := range []string{lower, upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return err
-		}
+		r.plan.mkdir(d, 0o755)
 	}
-	if err := unix.MoveMount(int(r.lower.Fd()), "", unix.AT_FDCWD, lower, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return &os.PathError{Op: "move_mount", Path: lower, Err: err}
-	}
+	r.plan.add(planStep{code: opMoveLower, a: lower})
 	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lower, upper, work)
-	return mountInRoot("overlay", "/", r.root, "overlay", unix.MS_NOSUID|unix.MS_NODEV, data)
+	r.plan.mountInRoot("overlay", "/", "overlay", unix.MS_NOSUID|unix.MS_NODEV, data)
+	return nil
 }
 
 // bindHostTree binds the host's top-level directories into the new root
-// and copies its top-level symlinks (/bin -> usr/bin).
+// and copies its top-level symlinks (/bin -> usr/bin). The caller read
+// the host's "/" (its mount namespace is the one init's is copied from).
 func (r *rootfs) bindHostTree() error {
 	if !r.hostMode() {
 		return nil
 	}
-	entries, err := os.ReadDir("/")
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
+	for _, e := range r.hostTop {
 		name := e.Name()
 		if hostTopSkip[name] {
 			continue
@@ -133,16 +124,10 @@ func (r *rootfs) bindHostTree() error {
 			if err != nil {
 				return err
 			}
-			if err := os.Symlink(target, filepath.Join(r.root, name)); err != nil {
-				return err
-			}
+			r.plan.add(planStep{code: opSymlink, a: target, b: filepath.Join(r.root, name)})
 		case e.IsDir():
-			if err := os.Mkdir(filepath.Join(r.root, name), 0o755); err != nil {
-				return err
-			}
-			if err := mountInRoot(src, r.root, src, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-				return err
-			}
+			r.plan.mkdir(filepath.Join(r.root, name), 0o755)
+			r.plan.mountInRoot(src, src, "", unix.MS_BIND|unix.MS_REC, "")
 		}
 	}
 	return nil
@@ -156,71 +141,60 @@ func (r *rootfs) createMountPoints() error {
 		dirs = append(dirs, "/root")
 	}
 	for _, d := range dirs {
-		if err := mkdirAllInRoot(r.root, d, 0o755); err != nil {
-			return err
-		}
+		r.plan.mkdirAllInRoot(d, 0o755)
 	}
 	if r.hostMode() {
-		return os.Chmod(filepath.Join(r.root, "root"), 0o700)
+		r.plan.add(planStep{code: opChmod, num: 0o700, a: filepath.Join(r.root, "root")})
 	}
 	return nil
 }
 
 // hidePaths lays an empty read-only tmpfs over each hidden directory
-// (loginjail's state, keys and config, policy extras) and, on the host
-// rootfs, over /home and the home's parent so other users' homes are gone.
+// (loginjail's state, keys and config, policy extras) and /dev/null over
+// each hidden file; on the host rootfs, /home and the home's parent go
+// too, so other users' homes are gone.
 func (r *rootfs) hidePaths() error {
-	hide := append([]string(nil), r.spec.Hide...)
-	if r.hostMode() {
-		hide = append(hide, "/home", filepath.Dir(r.spec.Home))
-	}
 	seen := map[string]bool{}
-	for _, p := range hide {
+	for _, p := range r.hidden() {
 		if seen[p] || p == "/" {
 			continue
 		}
 		seen[p] = true
-		fd, err := openInRoot(r.root, p, unix.O_PATH)
-		if err != nil {
-			continue // nothing there to hide
-		}
-		var st unix.Stat_t
-		err = unix.Fstat(fd, &st)
-		unix.Close(fd)
-		if err != nil {
-			return &os.PathError{Op: "stat", Path: p, Err: err}
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			if err := mountInRoot("/dev/null", r.root, p, "", unix.MS_BIND, ""); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := mountInRoot("loginjail", r.root, p, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
-			return err
-		}
+		r.plan.add(planStep{code: opCoverInRoot, flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, a: p, d: "mode=0755,size=64k"})
 	}
 	// The home's mount point was hidden with its parent: make it again.
-	return mkdirAllInRoot(r.root, r.spec.Home, 0o755)
+	r.plan.mkdirAllInRoot(r.spec.Home, 0o755)
+	return nil
+}
+
+// hidden are the paths hidePaths covers.
+func (r *rootfs) hidden() []string {
+	hide := append([]string(nil), r.spec.Hide...)
+	if r.hostMode() {
+		hide = append(hide, "/home", filepath.Dir(r.spec.Home))
+	}
+	return hide
 }
 
 // makeReadOnly turns the whole host tree read-only, nosuid and nodev, in
 // one recursive mount_setattr (a bind remount would cover one mount only).
 // An image root stays writable: its writes go to the session's tmpfs.
 func (r *rootfs) makeReadOnly() error {
-	if !r.hostMode() {
-		return nil
+	if r.hostMode() {
+		r.plan.setattrInRoot("/", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, true)
 	}
-	return setattrInRoot(r.root, "/", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, true)
+	return nil
 }
 
 func (r *rootfs) mountProc() error {
-	return mountInRoot("proc", r.root, "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	r.plan.mountInRoot("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	return nil
 }
 
 // mountSys mounts a read-only sysfs of the jail's own network namespace.
 func (r *rootfs) mountSys() error {
-	return mountInRoot("sysfs", r.root, "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	r.plan.mountInRoot("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	return nil
 }
 
 // maskedKernelPaths are the /proc and /sys entries runc and Docker mask by
@@ -243,28 +217,11 @@ var readOnlyKernelPaths = []string{
 }
 
 // maskPaths lays an empty read-only tmpfs over each directory of
-// maskedKernelPaths and binds /dev/null over each file. A path the kernel does
-// not have is skipped.
+// maskedKernelPaths and binds /dev/null over each file. A path the kernel
+// does not have is skipped.
 func (r *rootfs) maskPaths() error {
 	for _, p := range maskedKernelPaths {
-		fd, err := openInRoot(r.root, p, unix.O_PATH)
-		if err != nil {
-			continue // not on this kernel
-		}
-		var st unix.Stat_t
-		err = unix.Fstat(fd, &st)
-		unix.Close(fd)
-		if err != nil {
-			return &os.PathError{Op: "stat", Path: p, Err: err}
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			err = mountInRoot("loginjail", r.root, p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0555,size=4k")
-		} else {
-			err = mountInRoot("/dev/null", r.root, p, "", unix.MS_BIND, "")
-		}
-		if err != nil {
-			return err
-		}
+		r.plan.add(planStep{code: opCoverInRoot, flags: unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, a: p, d: "mode=0555,size=4k"})
 	}
 	return nil
 }
@@ -273,37 +230,21 @@ func (r *rootfs) maskPaths() error {
 // bind (and anything under it) read-only, nosuid, nodev and noexec.
 func (r *rootfs) readOnlyPaths() error {
 	for _, p := range readOnlyKernelPaths {
-		fd, err := openInRoot(r.root, p, unix.O_PATH)
-		if err != nil {
-			continue // not on this kernel
-		}
-		err = unix.Mount(fdPath(fd), fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
-		unix.Close(fd)
-		if err != nil {
-			return &mountError{op: "mount", source: p, target: p, flags: unix.MS_BIND | unix.MS_REC, err: err}
-		}
-		if err := setattrInRoot(r.root, p, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true); err != nil {
-			return err
-		}
+		r.plan.add(planStep{code: opReadOnlyInRoot, flags: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC, a: p})
 	}
 	return nil
 }
 
 // mountTmpDirs gives /tmp, /var/tmp and /run fresh tmpfs instances: a
 // read-only bind of the host's /run would still let a process connect to
-// host sockets (docker, D-Bus, sshd).
+// host sockets (docker, D-Bus, sshd). An image without one skips it.
 func (r *rootfs) mountTmpDirs() error {
 	size := strconv.FormatInt(r.spec.TmpSize, 10)
 	mounts := []struct{ path, mode string }{{"/tmp", "1777"}, {"/var/tmp", "1777"}, {"/run", "0755"}}
 	for _, m := range mounts {
-		if fd, err := openInRoot(r.root, m.path, unix.O_PATH|unix.O_DIRECTORY); err != nil {
-			continue // an image without /var/tmp
-		} else {
-			unix.Close(fd)
-		}
-		if err := mountInRoot("tmpfs", r.root, m.path, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode="+m.mode+",size="+size); err != nil {
-			return err
-		}
+		r.plan.skipUnlessDir(m.path, func() {
+			r.plan.mountInRoot("tmpfs", m.path, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode="+m.mode+",size="+size)
+		})
 	}
 	return nil
 }
@@ -311,57 +252,30 @@ func (r *rootfs) mountTmpDirs() error {
 // mountRuntimeDir gives the user their XDG_RUNTIME_DIR, /run/user/<uid>:
 // a tmpfs of its own, mode 0700, owned by the user, as pam_systemd makes
 // it on the host. It is the jail's, not the host's: the host's holds
-// sockets (D-Bus, the user's systemd) that lead out of the jail.
+// sockets (D-Bus, the user's systemd) that lead out of the jail. An image
+// whose /run leads nowhere (mountTmpDirs skipped it too) goes without.
 func (r *rootfs) mountRuntimeDir() error {
 	dir := r.spec.RuntimeDir()
-	if fd, err := openInRoot(r.root, "/run", unix.O_PATH|unix.O_DIRECTORY); err != nil {
-		return nil // an image whose /run leads nowhere (mountTmpDirs skipped it too)
-	} else {
-		unix.Close(fd)
-	}
-	if err := mkdirAllInRoot(r.root, dir, 0o755); err != nil {
-		return err
-	}
 	data := fmt.Sprintf("mode=0700,uid=%d,gid=%d,size=%d", r.spec.InsideUID(), r.spec.InsideGID(), r.spec.TmpSize)
-	return mountInRoot("tmpfs", r.root, dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data)
+	r.plan.skipUnlessDir("/run", func() {
+		r.plan.mkdirAllInRoot(dir, 0o755)
+		r.plan.mountInRoot("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data)
+	})
+	return nil
 }
 
 // bindHome binds the user's home read-write at its own path.
 func (r *rootfs) bindHome() error {
 	// A home under /tmp or /run lost its mount point to the fresh tmpfs.
-	if err := mkdirAllInRoot(r.root, r.spec.Home, 0o755); err != nil {
-		return err
-	}
-	if err := mountInRoot(r.spec.Home, r.root, r.spec.Home, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
-	}
-	return setattrInRoot(r.root, r.spec.Home, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, true)
+	r.plan.mkdirAllInRoot(r.spec.Home, 0o755)
+	r.plan.mountInRoot(r.spec.Home, r.spec.Home, "", unix.MS_BIND|unix.MS_REC, "")
+	r.plan.setattrInRoot(r.spec.Home, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, true)
+	return nil
 }
 
-// pivotRoot swaps the new root in with pivot_root(".", "."), which needs no
-// writable put_old directory, and detaches the old root.
+// pivotRoot swaps the new root in with pivot_root(".", "."), which needs
+// no writable put_old directory, and detaches the old root.
 func (r *rootfs) pivotRoot() error {
-	fd, err := unix.Open(r.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: r.root, Err: err}
-	}
-	defer unix.Close(fd)
-	if err := unix.Fchdir(fd); err != nil {
-		return &os.PathError{Op: "fchdir", Path: r.root, Err: err}
-	}
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return &os.PathError{Op: "pivot_root", Path: r.root, Err: err}
-	}
-	// The old root is now stacked under "."; keep its unmount from
-	// reaching anything else, then drop it.
-	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return &mountError{op: "mount", target: "old root", flags: unix.MS_SLAVE | unix.MS_REC, err: err}
-	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return &os.PathError{Op: "umount2", Path: "old root", Err: err}
-	}
-	if err := unix.Chdir("/"); err != nil {
-		return &os.PathError{Op: "chdir", Path: "/", Err: err}
-	}
+	r.plan.add(planStep{code: opPivotRoot})
 	return nil
 }

@@ -270,12 +270,25 @@ func toSysMap(m []IDMapping) []syscall.SysProcIDMap {
 	return out
 }
 
-// setupInitFromParent sends init its spec (and, for an image rootfs, the
-// idmapped lower layer only host root can make) and waits for it to report
-// the jail ready or why it is not.
+// setupInitFromParent sends init its setup plan (and, for an image
+// rootfs, the idmapped lower layer only host root can make) and waits for
+// it to report the jail ready or why it is not.
 func setupInitFromParent(ctx context.Context, ctl *os.File, spec *Spec, etc *EtcFiles, pid int) error {
 	c := &conn{f: ctl}
-	var fds []int
+	plan, err := planSetup(spec, etc)
+	if err != nil {
+		return err
+	}
+	filter, err := seccompFilterOf(spec.Confine.Seccomp)
+	if err != nil {
+		return err
+	}
+	pf, err := planMemfd(plan.encode(encodeHandoff(spec, filter)))
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	fds := []int{int(pf.Fd())}
 	if spec.Rootfs != RootfsHost {
 		lower, err := openIdmappedLowerFromParent(spec.Rootfs, pid)
 		if err != nil {
@@ -284,7 +297,7 @@ func setupInitFromParent(ctx context.Context, ctl *os.File, spec *Spec, etc *Etc
 		defer lower.Close()
 		fds = append(fds, int(lower.Fd()))
 	}
-	if err := c.send(&message{Type: msgSetup, Spec: spec, Etc: etc}, fds...); err != nil {
+	if err := c.send(&message{Type: msgSetup}, fds...); err != nil {
 		return err
 	}
 	// A deadline on the control socket bounds a stuck setup.
