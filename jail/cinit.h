@@ -40,7 +40,7 @@ enum {
 	CINIT_OP_HOSTNAME = 3,
 	CINIT_OP_MOUNT = 4,
 	CINIT_OP_MKDIR = 5,
-	CINIT_OP_SYMLINK = 6,
+	CINIT_OP_SYMLINK_IN_ROOT = 6,
 	CINIT_OP_CHMOD = 7,
 	CINIT_OP_MOVE_LOWER = 8,
 	CINIT_OP_MOUNT_IN_ROOT = 9,
@@ -61,6 +61,17 @@ int cinit_run_plan(int ctl, int plan_fd, int lower);
 // cinit_apply_handoff sets the handoff's rlimits and seccomp filter on
 // init; -1 with a message in err if it cannot.
 int cinit_apply_handoff(const char *b, size_t len, int *keepalive, char *err, size_t errlen);
+// cinit_handoff_valid says whether b[0..len) is one whole handoff.
+int cinit_handoff_valid(const char *b, size_t len);
+// cinit_plan_check decodes a plan as cinit_run_plan would, without running
+// it, and returns its step count, or -1 with *err set (jail's tests).
+int cinit_plan_check(const char *b, size_t len, const char **err);
+// cinit_errstr is strerror worded as Go's errors are ("permission
+// denied"); the text lives until the next call.
+const char *cinit_errstr(int e);
+// cinit_clean_path writes in as an absolute, lexically clean path, as
+// Go's filepath.Clean("/" + in) (jail's tests).
+int cinit_clean_path(const char *in, char *out, size_t cap);
 // cinit_setup_failed sends the setup's error to the caller and ends init.
 void cinit_setup_failed(int ctl, const char *msg) __attribute__((noreturn));
 

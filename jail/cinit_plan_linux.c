@@ -90,8 +90,9 @@ struct plan {
 
 static char errmsg[2048];
 
-// errstr is strerror worded as Go's syscall errors are (lower case).
-static const char *errstr(int e)
+// cinit_errstr is strerror worded as Go's syscall errors are (lower
+// case); the text lives until the next call.
+const char *cinit_errstr(int e)
 {
 	static char b[128];
 
@@ -133,7 +134,11 @@ static int clean_path(const char *in, char *out, size_t cap)
 		if (len == 1 && p[0] == '.') {
 			// nothing
 		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
-			while (n > 0 && out[n] != '/')
+			// Drop the last component and its slash; ".." at the
+			// root stays at the root.
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
 				n--;
 		} else {
 			if (n + 1 + len + 1 > cap)
@@ -148,6 +153,11 @@ static int clean_path(const char *in, char *out, size_t cap)
 		out[n++] = '/';
 	out[n] = '\0';
 	return 0;
+}
+
+int cinit_clean_path(const char *in, char *out, size_t cap)
+{
+	return clean_path(in, out, cap);
 }
 
 // open_in_root opens path (absolute, as seen inside root) without letting
@@ -169,7 +179,7 @@ static int open_in_root(const char *root, const char *path, int flags)
 	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0) {
 		e = errno;
-		fail("open %s: %s", root, errstr(e));
+		fail("open %s: %s", root, cinit_errstr(e));
 		errno = e;
 		return -1;
 	}
@@ -178,7 +188,7 @@ static int open_in_root(const char *root, const char *path, int flags)
 	close(rfd);
 	if (fd < 0) {
 		fail("openat2 %s%s%s: %s", root, strcmp(rel, ".") ? "/" : "", strcmp(rel, ".") ? rel : "",
-		     errstr(e));
+		     cinit_errstr(e));
 		errno = e;
 	}
 	return fd;
@@ -218,7 +228,7 @@ static int do_mount(const char *source, const char *at, const char *target, cons
 		    unsigned long flags, const char *data)
 {
 	if (mount(source, at, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0) {
-		return mount_error(source, target, fstype, flags, data, errstr(errno));
+		return mount_error(source, target, fstype, flags, data, cinit_errstr(errno));
 	}
 	return 0;
 }
@@ -257,7 +267,7 @@ static int setattr_in_root(const char *root, const char *target, uint64_t set, i
 	r = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (rec ? LJ_AT_RECURSIVE : 0),
 			 &attr, sizeof(attr));
 	if (r < 0)
-		r = fail("mount_setattr %s: %s", target, errstr(errno));
+		r = fail("mount_setattr %s: %s", target, cinit_errstr(errno));
 	close(fd);
 	return r;
 }
@@ -282,7 +292,7 @@ static int mkdir_all_in_root(const char *root, const char *path, mode_t mode)
 		e = errno;
 		close(dfd);
 		if (r < 0 && e != EEXIST)
-			return fail("mkdir %s%s/%s: %s", root, n > 1 ? cur : "", part, errstr(e));
+			return fail("mkdir %s%s/%s: %s", root, n > 1 ? cur : "", part, cinit_errstr(e));
 		if (n + 1 + strlen(part) + 1 > sizeof(cur))
 			return fail("mkdir %s: path too long", path);
 		if (n > 1)
@@ -325,11 +335,32 @@ static int create_in_root(const char *root, const char *path, mode_t mode)
 	if (fd < 0) {
 		int e = errno;
 		close(dfd);
-		return fail("create %s%s: %s", root, path, errstr(e));
+		return fail("create %s%s: %s", root, path, cinit_errstr(e));
 	}
 	close(fd);
 	close(dfd);
 	return 0;
+}
+
+// symlink_in_root makes a symlink at path inside root (its directory
+// resolved inside root) that reads target.
+static int symlink_in_root(const char *root, const char *target, const char *path)
+{
+	char clean[PATH_MAX];
+	const char *dir, *name;
+	int dfd, r = 0;
+
+	if (clean_path(path, clean, sizeof(clean)) < 0)
+		return -1;
+	if (strcmp(clean, "/") == 0)
+		return fail("symlink %s: is the root", path);
+	split_path(clean, &dir, &name);
+	if ((dfd = open_in_root(root, dir, O_PATH | O_DIRECTORY)) < 0)
+		return -1;
+	if (symlinkat(target, dfd, name) < 0)
+		r = fail("symlink %s %s%s: %s", target, root, path, cinit_errstr(errno));
+	close(dfd);
+	return r;
 }
 
 // cover_in_root lays a tmpfs (flags, data) over a directory at path, or
@@ -337,14 +368,15 @@ static int create_in_root(const char *root, const char *path, mode_t mode)
 static int cover_in_root(const char *root, const struct plan_op *op)
 {
 	struct stat st;
-	int fd = open_in_root(root, op->a, O_PATH), r;
+	int fd = open_in_root(root, op->a, O_PATH), r, e;
 
 	if (fd < 0)
 		return 0; // nothing there to cover
 	r = fstat(fd, &st);
+	e = errno;
 	close(fd);
 	if (r < 0)
-		return fail("stat %s: %s", op->a, errstr(errno));
+		return fail("stat %s: %s", op->a, cinit_errstr(e));
 	if (S_ISDIR(st.st_mode))
 		return mount_in_root(root, "loginjail", op->a, "tmpfs", (unsigned long)op->flags, op->d);
 	return mount_in_root(root, "/dev/null", op->a, "", MS_BIND, "");
@@ -362,7 +394,7 @@ static int read_only_in_root(const char *root, const struct plan_op *op)
 	fd_path(fd, at, sizeof(at));
 	r = mount(at, at, NULL, MS_BIND | MS_REC, NULL);
 	if (r < 0)
-		r = mount_error(op->a, op->a, "", MS_BIND | MS_REC, "", errstr(errno));
+		r = mount_error(op->a, op->a, "", MS_BIND | MS_REC, "", cinit_errstr(errno));
 	close(fd);
 	if (r < 0)
 		return r;
@@ -427,14 +459,14 @@ static int loopback_up(void)
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
 
 	if (s < 0)
-		return fail("socket: %s", errstr(errno));
+		return fail("socket: %s", cinit_errstr(errno));
 	memset(&ifr, 0, sizeof(ifr));
 	strcpy(ifr.ifr_name, "lo");
 	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		r = fail("get flags of lo: %s", errstr(errno));
+		r = fail("get flags of lo: %s", cinit_errstr(errno));
 	ifr.ifr_flags |= IFF_UP;
 	if (r == 0 && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		r = fail("set lo up: %s", errstr(errno));
+		r = fail("set lo up: %s", cinit_errstr(errno));
 	close(s);
 	return r;
 }
@@ -447,7 +479,7 @@ static int write_file(const struct plan_op *op)
 	if (op->flags & PLAN_CREATE)
 		flags |= O_CREAT | O_TRUNC;
 	if ((fd = open(op->a, flags, (mode_t)op->num)) < 0)
-		return fail("open %s: %s", op->a, errstr(errno));
+		return fail("open %s: %s", op->a, cinit_errstr(errno));
 	while (off < len) {
 		ssize_t n = write(fd, op->b + off, len - off);
 		if (n < 0 && errno == EINTR)
@@ -455,12 +487,12 @@ static int write_file(const struct plan_op *op)
 		if (n < 0) {
 			int e = errno;
 			close(fd);
-			return fail("write %s: %s", op->a, errstr(e));
+			return fail("write %s: %s", op->a, cinit_errstr(e));
 		}
 		off += (size_t)n;
 	}
 	if (close(fd) < 0)
-		return fail("close %s: %s", op->a, errstr(errno));
+		return fail("close %s: %s", op->a, cinit_errstr(errno));
 	return 0;
 }
 
@@ -469,7 +501,7 @@ static int move_lower(const struct plan *p, const char *target)
 	if (p->lower < 0)
 		return fail("no lower layer from the caller");
 	if (syscall(SYS_move_mount, p->lower, "", AT_FDCWD, target, LJ_MOVE_MOUNT_F_EMPTY_PATH) < 0)
-		return fail("move_mount %s: %s", target, errstr(errno));
+		return fail("move_mount %s: %s", target, cinit_errstr(errno));
 	return 0;
 }
 
@@ -480,21 +512,21 @@ static int pivot(const char *root)
 	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), r;
 
 	if (fd < 0)
-		return fail("open %s: %s", root, errstr(errno));
+		return fail("open %s: %s", root, cinit_errstr(errno));
 	r = fchdir(fd);
 	close(fd);
 	if (r < 0)
-		return fail("fchdir %s: %s", root, errstr(errno));
+		return fail("fchdir %s: %s", root, cinit_errstr(errno));
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return fail("pivot_root %s: %s", root, errstr(errno));
+		return fail("pivot_root %s: %s", root, cinit_errstr(errno));
 	// The old root is now stacked under "."; keep its unmount from
 	// reaching anything else, then drop it.
 	if (mount("", ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		return mount_error("", "old root", "", MS_SLAVE | MS_REC, "", errstr(errno));
+		return mount_error("", "old root", "", MS_SLAVE | MS_REC, "", cinit_errstr(errno));
 	if (umount2(".", MNT_DETACH) < 0)
-		return fail("umount2 old root: %s", errstr(errno));
+		return fail("umount2 old root: %s", cinit_errstr(errno));
 	if (chdir("/") < 0)
-		return fail("chdir /: %s", errstr(errno));
+		return fail("chdir /: %s", cinit_errstr(errno));
 	return 0;
 }
 
@@ -510,21 +542,19 @@ static int run_op(const struct plan *p, const struct plan_op *op, uint64_t *skip
 		return write_file(op);
 	case CINIT_OP_HOSTNAME:
 		if (sethostname(op->a, strlen(op->a)) < 0)
-			return fail("sethostname: %s", errstr(errno));
+			return fail("sethostname: %s", cinit_errstr(errno));
 		return 0;
 	case CINIT_OP_MOUNT:
 		return do_mount(op->a, op->b, op->b, op->c, (unsigned long)op->flags, op->d);
 	case CINIT_OP_MKDIR:
 		if (mkdir(op->a, (mode_t)op->num) < 0)
-			return fail("mkdir %s: %s", op->a, errstr(errno));
+			return fail("mkdir %s: %s", op->a, cinit_errstr(errno));
 		return 0;
-	case CINIT_OP_SYMLINK:
-		if (symlink(op->a, op->b) < 0)
-			return fail("symlink %s %s: %s", op->a, op->b, errstr(errno));
-		return 0;
+	case CINIT_OP_SYMLINK_IN_ROOT:
+		return symlink_in_root(root, op->a, op->b);
 	case CINIT_OP_CHMOD:
 		if (chmod(op->a, (mode_t)op->num) < 0)
-			return fail("chmod %s: %s", op->a, errstr(errno));
+			return fail("chmod %s: %s", op->a, cinit_errstr(errno));
 		return 0;
 	case CINIT_OP_MOVE_LOWER:
 		return move_lower(p, op->a);
@@ -607,6 +637,18 @@ static int decode(const char *b, size_t len, struct plan *p)
 	return 0;
 }
 
+int cinit_plan_check(const char *b, size_t len, const char **err)
+{
+	struct plan p = { .lower = -1 };
+	int r = decode(b, len, &p);
+
+	free(p.ops);
+	if (r == 0 && !cinit_handoff_valid(p.handoff, p.handoff_len))
+		r = fail("malformed setup handoff");
+	*err = errmsg;
+	return r < 0 ? -1 : (int)p.nops;
+}
+
 // map_plan maps the sealed memfd fd. Sealed, it cannot shrink under the
 // mapping nor change while init reads it.
 static int map_plan(int fd, const char **b, size_t *len)
@@ -618,13 +660,13 @@ static int map_plan(int fd, const char **b, size_t *len)
 	if (seals < 0 || (seals & want) != want)
 		return fail("setup plan: not a sealed memfd");
 	if (fstat(fd, &st) < 0)
-		return fail("setup plan: fstat: %s", errstr(errno));
+		return fail("setup plan: fstat: %s", cinit_errstr(errno));
 	if (st.st_size <= 0 || (uint64_t)st.st_size > PLAN_MAX_SIZE)
 		return fail("setup plan: size %lld", (long long)st.st_size);
 	*len = (size_t)st.st_size;
 	*b = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (*b == MAP_FAILED)
-		return fail("setup plan: mmap: %s", errstr(errno));
+		return fail("setup plan: mmap: %s", cinit_errstr(errno));
 	return 0;
 }
 

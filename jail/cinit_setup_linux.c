@@ -56,10 +56,12 @@ static int apply_rlimits(const struct handoff_rlimit *l, uint32_t n, char *err, 
 	for (uint32_t i = 0; i < n; i++) {
 		struct rlimit r = { .rlim_cur = l[i].cur, .rlim_max = l[i].max };
 		if (setrlimit((int)l[i].resource, &r) < 0) {
-			int r = (int)l[i].resource;
+			int res = (int)l[i].resource;
 			snprintf(err, errlen, "rlimits: setrlimit %s %llu: %s",
-				 r == RLIMIT_NOFILE ? "RLIMIT_NOFILE" : r == RLIMIT_NPROC ? "RLIMIT_NPROC" : "?",
-				 (unsigned long long)l[i].cur, strerror(errno));
+				 res == RLIMIT_NOFILE ? "RLIMIT_NOFILE" :
+				 res == RLIMIT_NPROC  ? "RLIMIT_NPROC" :
+							"?",
+				 (unsigned long long)l[i].cur, cinit_errstr(errno));
 			return -1;
 		}
 	}
@@ -73,27 +75,33 @@ static int apply_seccomp(const struct sock_filter *insns, uint32_t n, char *err,
 	struct sock_fprog prog = { .len = (unsigned short)n, .filter = (struct sock_filter *)insns };
 
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0) {
-		snprintf(err, errlen, "seccomp: %s", strerror(errno));
+		snprintf(err, errlen, "seccomp: %s", cinit_errstr(errno));
 		return -1;
 	}
 	return 0;
+}
+
+int cinit_handoff_valid(const char *b, size_t len)
+{
+	struct handoff_hdr h;
+
+	if (len < sizeof(h))
+		return 0;
+	memcpy(&h, b, sizeof(h));
+	return h.magic == HANDOFF_MAGIC && h.nlimits <= 64 && h.ninsns <= BPF_MAXINSNS &&
+	       len == sizeof(h) + (size_t)h.nlimits * sizeof(struct handoff_rlimit) +
+			      (size_t)h.ninsns * sizeof(struct sock_filter);
 }
 
 int cinit_apply_handoff(const char *b, size_t len, int *keepalive, char *err, size_t errlen)
 {
 	struct handoff_hdr h;
 
-	if (len < sizeof(h)) {
+	if (!cinit_handoff_valid(b, len)) {
 		snprintf(err, errlen, "malformed setup handoff");
 		return -1;
 	}
 	memcpy(&h, b, sizeof(h));
-	if (h.magic != HANDOFF_MAGIC || h.nlimits > 64 || h.ninsns > BPF_MAXINSNS ||
-	    len != sizeof(h) + (size_t)h.nlimits * sizeof(struct handoff_rlimit) +
-			   (size_t)h.ninsns * sizeof(struct sock_filter)) {
-		snprintf(err, errlen, "malformed setup handoff");
-		return -1;
-	}
 	// The records may sit at any offset of the plan: copy them out
 	// aligned.
 	struct handoff_rlimit lim[64];

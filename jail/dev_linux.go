@@ -2,7 +2,6 @@ package jail
 
 import (
 	"maps"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -25,16 +24,15 @@ var devLinks = map[string]string{
 // jail can see) and a tmpfs /dev/shm. The /dev tmpfs goes read-only after.
 func (r *rootfs) mountDev() error {
 	r.plan.mountInRoot("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k")
-	dev := filepath.Join(r.root, "dev")
 	for _, n := range devNodes {
 		r.plan.add(planStep{code: opCreateInRoot, num: 0o666, a: "/dev/" + n})
 		r.plan.mountInRoot("/dev/"+n, "/dev/"+n, "", unix.MS_BIND, "")
 	}
 	for _, name := range slices.Sorted(maps.Keys(devLinks)) {
-		r.plan.add(planStep{code: opSymlink, a: devLinks[name], b: filepath.Join(dev, name)})
+		r.plan.add(planStep{code: opSymlinkInRoot, a: devLinks[name], b: "/dev/" + name})
 	}
-	for _, d := range []string{"pts", "shm"} {
-		r.plan.mkdir(filepath.Join(dev, d), 0o755)
+	for _, d := range []string{"/dev/pts", "/dev/shm"} {
+		r.plan.mkdirAllInRoot(d, 0o755)
 	}
 	// gid 5 is "tty" on Debian; terminals get it as their group.
 	r.plan.mountInRoot("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5")

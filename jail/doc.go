@@ -3,7 +3,7 @@
 //
 // A jail is built in this order; the names are the functions that do each
 // step, and each side's list is a table in the code (Start in
-// start_linux.go; setupInChild in init_linux.go, prepareRootfsInChild in
+// start_linux.go; planSetup in init_linux.go, planRootfs in
 // rootfs_linux.go), so the list here and the code can be read side by side.
 //
 // In the caller (host root), Start:
@@ -30,9 +30,11 @@
 //     the Spec is never written. Also the session user's passwd and group
 //     lines for a self jail (names.go), which init merges into the
 //     root's own files.
-//  7. setupInitFromParent: for an image rootfs, the idmapped lower layer
-//     (only host root can make it); then the setup message, and the wait
-//     for ready or init's error.
+//  7. setupInitFromParent: planSetup, the jail's setup as a list of steps
+//     (setupplan_linux.go) with the rlimits and seccomp filter after them
+//     (the handoff, handoff_linux.go), in a sealed memfd; for an image
+//     rootfs, the idmapped lower layer (only host root can make it); then
+//     the setup message with both, and the wait for ready or init's error.
 //
 // In the jail init (PID 1, root of the jail's user namespace):
 //  0. prestart (prestart_linux.go), C run by a constructor before the Go
@@ -40,31 +42,29 @@
 //     control socket, drop the bounding set to the kept mask, clear the
 //     ambient set, no_new_privs, non-dumpable. All are per thread, so
 //     only here do they reach every thread and every process init forks.
-//     Then cinit_main (cinit_serve_linux.c): init stays C for the whole
-//     session and never starts the Go runtime; it forks the setup.
-//  1. Init in the forked setup process (init_linux.go, runSetup): ignore
-//     SIGPIPE, name the process, log JSON to stderr, clear the
-//     environment; then the setup message.
-//  2. setupInChild: lo up; ping sockets for the jail's groups;
-//     hostname; the root filesystem (prepareRootfsInChild: rprivate, scratch
-//     tmpfs, new root, host tree, mount points, hidden paths, read-only,
-//     /proc, /sys, the kernel paths runc masks (an empty read-only tmpfs
-//     or /dev/null) and makes read-only, /dev, tmpfs dirs, the user's
-//     runtime dir /run/user/<uid>, /etc files, home, pivot_root, which
-//     moves PID 1's root too); rlimits; the seccomp filter, last. The
-//     mounts, hostname and network are the namespaces', so they hold for
-//     PID 1; the rlimits and the filter are per process, so the setup
-//     process writes them to PID 1 (writeHandoff, handoff_linux.go) and
-//     exits.
-//  3. PID 1 sets the same rlimits and installs the same filter on itself
-//     as soon as it has the whole handoff (the setup child's exit is
-//     reaped later, with every other), names itself loginjail-init,
-//     clears its environment, reports ready, then serves the control
-//     protocol (protocol.go) on the socket pair: spawn a process (a
-//     vfork-style clone and exec), signal it, report its exit, open sockets in the
-//     jail's network namespace (a dial by name forks a short-lived Go
-//     helper, runDialHelper: init never loads NSS code from the jail),
-//     stop. Init reaps every orphan.
+//     Then cinit_main (cinit_setup_linux.c): init stays C for the whole
+//     session and never starts the Go runtime.
+//  1. recv_setup: the setup message, with the plan and the lower layer.
+//  2. cinit_run_plan (cinit_plan_linux.c), the plan's steps in order: lo
+//     up; ping sockets for the jail's groups; hostname; the root
+//     filesystem (planRootfs: rprivate, scratch tmpfs, new root, host
+//     tree, mount points, hidden paths, read-only, /proc, /sys, the
+//     kernel paths runc masks (an empty read-only tmpfs or /dev/null) and
+//     makes read-only, /dev, tmpfs dirs, the user's runtime dir
+//     /run/user/<uid>, /etc files, home, pivot_root). Every path inside
+//     the new root is resolved there with openat2(RESOLVE_IN_ROOT), and
+//     a step that depends on the root's own tree (is a path there, is it
+//     a directory, where a symlink leads) decides when init gets to it.
+//     Then the rlimits and the seccomp filter, last, on init itself, so
+//     every process it forks inherits them.
+//  3. PID 1 names itself loginjail-init, clears its environment, reports
+//     ready, then serves the control protocol (protocol.go,
+//     cinit_serve_linux.c) on the socket pair: spawn a process (a
+//     vfork-style clone and exec), signal it, report its exit, open
+//     sockets in the jail's network namespace (a dial by name forks a
+//     short-lived Go helper, runDialHelper: init never loads NSS code
+//     from the jail), stop. Init reaps every orphan. A failed step is
+//     reported as the setup's error, and init ends.
 //
 // Terminals come from the jail's own devpts; their masters cross back to the
 // caller by SCM_RIGHTS, so no goroutine of the caller ever switches
@@ -81,9 +81,11 @@
 // cgroup_v2_linux.go, cgroup_remove_linux.go). Either way the jail's
 // cgroup namespace is rooted at its own cgroup.
 //
-// Files are named after the side that runs them: start_linux.go and
-// client_linux.go run in the caller (host root); prestart_linux.go and
-// cinit_*_linux.c (cinit.h) are the jail init, PID 1; init_*.go,
-// handoff_linux.go, harden_linux.go, rootfs_linux.go, dev_linux.go and
-// net_init_linux.go run in the Go processes it forks.
+// Files are named after the side that runs them: start_linux.go,
+// client_linux.go and the planners (init_linux.go planSetup,
+// setupplan_linux.go, rootfs_linux.go, dev_linux.go, etcfiles_linux.go,
+// handoff_linux.go, harden_linux.go) run in the caller (host root);
+// prestart_linux.go and cinit_*_linux.c (cinit.h) are the jail init, PID
+// 1; init_linux.go Init and net_init_linux.go run in the dial helpers it
+// forks.
 package jail

@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -116,37 +117,101 @@ func (r *rootfs) mergedRootFile(path string, entries []string) (string, error) {
 
 // readRootFile reads the file at path as the jail's root will have it
 // when init binds over it: the host's, or the image's, resolved inside
-// the image so that its symlinks cannot point the read at a host file; ""
-// when it is missing or a hidden path covers it (then the jail sees an
-// empty directory or /dev/null there).
+// the image so that its symlinks cannot point the read at a host file.
+// It is "" when the jail will not see a file there: missing, under a
+// hidden path, or led by a symlink into a place the jail gets afresh
+// (/run, /tmp, /proc, ...) or never sees. Anything but a regular file is
+// refused before it is opened for reading: the caller is host root, and
+// an image's /etc/passwd could be a FIFO or a device.
 func (r *rootfs) readRootFile(path string) (string, error) {
-	for _, h := range r.hidden() {
-		if h != "/" && (path == h || strings.HasPrefix(path, strings.TrimSuffix(h, "/")+"/")) {
-			return "", nil
-		}
+	if r.unseen(path) {
+		return "", nil
 	}
 	top := "/"
 	if !r.hostMode() {
-		top = r.spec.Rootfs
+		top = filepath.Clean(r.spec.Rootfs)
 	}
-	fd, err := openInRoot(top, path, unix.O_RDONLY)
+	fd, err := openInRoot(top, path, unix.O_PATH)
 	if errors.Is(err, unix.ENOENT) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	f := os.NewFile(uintptr(fd), path)
+	defer unix.Close(fd)
+	resolved, err := os.Readlink(fdPath(fd))
+	if err != nil {
+		return "", err
+	}
+	inside, ok := strings.CutPrefix(resolved, strings.TrimSuffix(top, "/"))
+	if !ok || !strings.HasPrefix(inside, "/") || r.unseen(inside) {
+		return "", nil
+	}
+	var st, topSt unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", &os.PathError{Op: "stat", Path: resolved, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return "", fmt.Errorf("%s of the root (%s) is not a regular file", path, resolved)
+	}
+	// The image reaches the jail without the mounts under it.
+	if !r.hostMode() {
+		if err := unix.Stat(top, &topSt); err != nil {
+			return "", &os.PathError{Op: "stat", Path: top, Err: err}
+		}
+		if st.Dev != topSt.Dev {
+			return "", nil
+		}
+	}
+	f, err := os.OpenFile(fdPath(fd), os.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return "", err
+	}
 	defer f.Close()
 	content, err := io.ReadAll(io.LimitReader(f, maxEtcFile+1))
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
+		return "", fmt.Errorf("read %s: %w", resolved, err)
 	}
 	if len(content) > maxEtcFile {
-		return "", fmt.Errorf("read %s: over %d bytes", path, maxEtcFile)
+		return "", fmt.Errorf("read %s: over %d bytes", resolved, maxEtcFile)
+	}
+	// The plan carries text; a NUL would end it early.
+	if bytes.IndexByte(content, 0) >= 0 {
+		return "", fmt.Errorf("%s of the root (%s) holds a NUL byte", path, resolved)
 	}
 	return string(content), nil
 }
+
+// freshInJail are the directories a jail gets fresh instances of, so a
+// path under them in the root is not what the jail sees.
+var freshInJail = []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp"}
+
+// unseen says whether the jail will not see the root's file at p (an
+// absolute, clean path): under a hidden path, a fresh mount, or (host
+// rootfs) a top-level entry the jail is not given.
+func (r *rootfs) unseen(p string) bool {
+	under := func(dir string) bool {
+		dir = strings.TrimSuffix(dir, "/")
+		return dir == "" || p == dir || strings.HasPrefix(p, dir+"/")
+	}
+	for _, h := range r.hidden() {
+		if h != "/" && under(h) {
+			return true
+		}
+	}
+	for _, d := range freshInJail {
+		if under(d) {
+			return true
+		}
+	}
+	if r.hostMode() {
+		top, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		return hostTopSkip[top]
+	}
+	return false
+}
+
+func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
 
 // maxEtcFile bounds how much of a root's /etc/passwd or /etc/group the
 // caller reads: an image's file is untrusted input.

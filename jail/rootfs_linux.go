@@ -124,7 +124,7 @@ func (r *rootfs) bindHostTree() error {
 			if err != nil {
 				return err
 			}
-			r.plan.add(planStep{code: opSymlink, a: target, b: filepath.Join(r.root, name)})
+			r.plan.add(planStep{code: opSymlinkInRoot, a: target, b: src})
 		case e.IsDir():
 			r.plan.mkdir(filepath.Join(r.root, name), 0o755)
 			r.plan.mountInRoot(src, src, "", unix.MS_BIND|unix.MS_REC, "")

@@ -35,7 +35,7 @@ const (
 	opHostname         = 3  // a: name
 	opMount            = 4  // a: source, b: target, c: fstype, d: data; flags: MS_*
 	opMkdir            = 5  // a: path; num: mode
-	opSymlink          = 6  // a: target, b: link path
+	opSymlinkInRoot    = 6  // a: target, b: link path inside root
 	opChmod            = 7  // a: path; num: mode
 	opMoveLower        = 8  // a: target; the lower layer fd of the message
 	opMountInRoot      = 9  // as opMount, b resolved inside root

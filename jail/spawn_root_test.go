@@ -133,10 +133,10 @@ func procTreeCPU(tb testing.TB, pid int) time.Duration {
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
-// TestInitReapsSetupChild: init reports ready without waiting for its
-// Go setup child to exit (cinit_setup_linux.c run_setup), and must still
-// reap it: no child of init, zombie or not, outlives the setup for long.
-func TestInitReapsSetupChild(t *testing.T) {
+// TestInitHasNoChildAfterReady: init builds the jail itself
+// (cinit_plan_linux.c) and leaves no child behind, zombie or not, once it
+// reports ready.
+func TestInitHasNoChildAfterReady(t *testing.T) {
 	requireRoot(t)
 	for i := range 5 {
 		spec := testSpec(t, UserModeSelf)
@@ -159,14 +159,13 @@ func TestInitReapsSetupChild(t *testing.T) {
 		j.Stop(time.Second)
 		ReclaimSessionDir(spec.SessionDir)
 		if left != "" {
-			t.Fatalf("start %d: init still has children %s 5 s after ready (the setup child not reaped)", i, left)
+			t.Fatalf("start %d: init still has children %s 5 s after ready (a setup helper not reaped)", i, left)
 		}
 	}
 }
 
-// TestFailedSetupEndsInit: a setup that fails reports why, as the error
-// of Start, and init ends with it (it waits for a setup child that wrote
-// no handoff, cinit_setup_linux.c run_setup).
+// TestFailedSetupEndsInit: a setup step that fails reports why, as the
+// error of Start, and init ends with it (cinit_setup_failed).
 func TestFailedSetupEndsInit(t *testing.T) {
 	requireRoot(t)
 	spec := testSpec(t, UserModeSelf)
@@ -185,8 +184,8 @@ func TestFailedSetupEndsInit(t *testing.T) {
 	}
 }
 
-// TestSeccompOnAndOff: the filter the setup builds once reaches the
-// jail's processes through init (the handoff), and a policy that turns
+// TestSeccompOnAndOff: the filter the caller builds reaches the jail's
+// processes through init (the plan's handoff), and a policy that turns
 // seccomp off leaves them unfiltered.
 func TestSeccompOnAndOff(t *testing.T) {
 	requireRoot(t)

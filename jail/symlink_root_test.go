@@ -75,3 +75,57 @@ func TestSymlinkedMountTargetsStayInRoot(t *testing.T) {
 		t.Errorf("mounts on the host directory: %v", m)
 	}
 }
+
+// TestSymlinkedDevStaysInRoot: an image whose /dev is a symlink to a
+// host path gets its /dev tmpfs, device nodes, links and pts/shm inside
+// the image, where the link leads in the root; the host directory of
+// that name gets none of them.
+func TestSymlinkedDevStaysInRoot(t *testing.T) {
+	requireRoot(t)
+	image := newBusyboxImage(t)
+	host, err := os.MkdirTemp("/", "ljt-hostdev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(host) })
+	os.Chmod(host, 0o777)
+	if err := os.MkdirAll(filepath.Join(image, host), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(image, "dev"))
+	if err := os.Symlink(host, filepath.Join(image, "dev")); err != nil {
+		t.Fatal(err)
+	}
+
+	spec := testSpec(t, UserModeRoot)
+	spec.Rootfs = image
+	spec.Confine.Caps = DefaultRootCaps
+	j, err := Start(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer j.Stop(time.Second)
+	out, serr, st := runIn(t, j, 0, 0, "/bin/sh", "-c", "echo x > /dev/null && ls /dev/")
+	if st.Code != 0 {
+		t.Fatalf("exit %d: %s", st.Code, serr)
+	}
+	for _, want := range []string{"null", "ptmx", "pts", "shm", "fd"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("jail's /dev lacks %s:\n%s", want, out)
+		}
+	}
+	left, err := os.ReadDir(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the jail's /dev setup wrote to the host directory %s: %v", host, names)
+	}
+	if m, _ := MountsUnder(host); len(m) > 0 {
+		t.Errorf("mounts on the host directory: %v", m)
+	}
+}
