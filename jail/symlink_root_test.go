@@ -17,13 +17,7 @@ import (
 func TestSymlinkedMountTargetsStayInRoot(t *testing.T) {
 	requireRoot(t)
 	image := newBusyboxImage(t)
-	// Not under /tmp: the planted /tmp link would then loop through itself.
-	host, err := os.MkdirTemp("/", "ljt-hostdir")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(host) })
-	os.Chmod(host, 0o777)
+	host := newHostDir(t, "ljt-hostdir")
 	os.WriteFile(filepath.Join(host, "host-file"), []byte("host\n"), 0o644)
 
 	// The same path inside the image, which is where the links must lead.
@@ -47,14 +41,7 @@ func TestSymlinkedMountTargetsStayInRoot(t *testing.T) {
 	}
 	os.Mkdir(filepath.Join(inImage, "run"), 0o755)
 
-	spec := testSpec(t, UserModeRoot)
-	spec.Rootfs = image
-	spec.Confine.Caps = DefaultRootCaps
-	j, err := Start(context.Background(), spec)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	defer j.Stop(time.Second)
+	j := startImageRootJail(t, image)
 	script := "echo jail > /tmp/from-jail; echo jail > /var/tmp/from-jail2; ls " + host + "; cat /proc/self/mountinfo"
 	out, serr, st := runIn(t, j, 0, 0, "/bin/sh", "-c", script)
 	if st.Code != 0 {
@@ -83,12 +70,7 @@ func TestSymlinkedMountTargetsStayInRoot(t *testing.T) {
 func TestSymlinkedDevStaysInRoot(t *testing.T) {
 	requireRoot(t)
 	image := newBusyboxImage(t)
-	host, err := os.MkdirTemp("/", "ljt-hostdev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(host) })
-	os.Chmod(host, 0o777)
+	host := newHostDir(t, "ljt-hostdev")
 	if err := os.MkdirAll(filepath.Join(image, host), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +79,7 @@ func TestSymlinkedDevStaysInRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	spec := testSpec(t, UserModeRoot)
-	spec.Rootfs = image
-	spec.Confine.Caps = DefaultRootCaps
-	j, err := Start(context.Background(), spec)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	defer j.Stop(time.Second)
+	j := startImageRootJail(t, image)
 	out, serr, st := runIn(t, j, 0, 0, "/bin/sh", "-c", "echo x > /dev/null && ls /dev/")
 	if st.Code != 0 {
 		t.Fatalf("exit %d: %s", st.Code, serr)
@@ -128,4 +103,33 @@ func TestSymlinkedDevStaysInRoot(t *testing.T) {
 	if m, _ := MountsUnder(host); len(m) > 0 {
 		t.Errorf("mounts on the host directory: %v", m)
 	}
+}
+
+// newHostDir is a world-writable host directory for a planted link to
+// point at; not under /tmp, where a planted /tmp link would loop
+// through itself.
+func newHostDir(t *testing.T, pattern string) string {
+	t.Helper()
+	host, err := os.MkdirTemp("/", pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(host) })
+	os.Chmod(host, 0o777)
+	return host
+}
+
+// startImageRootJail starts a user_mode "root" jail on image, stopped
+// when the test ends.
+func startImageRootJail(t *testing.T, image string) *Jail {
+	t.Helper()
+	spec := testSpec(t, UserModeRoot)
+	spec.Rootfs = image
+	spec.Confine.Caps = DefaultRootCaps
+	j, err := Start(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { j.Stop(time.Second) })
+	return j
 }
