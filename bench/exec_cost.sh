@@ -3,9 +3,9 @@
 # they do anything (`loginjail version`, and loginjail-session with no
 # verb: the Go runtime's start-up and every package init), next to a
 # hello-world Go program built by the same toolchain in the same run. A
-# login execs loginjail-session at least twice (the per-connection process
-# and the jail init, whose Go setup child runs every package init), so this
-# is a floor of every login's CPU. Prints CPU ms per exec (user + system,
+# login execs loginjail-session twice (the per-connection process, whose
+# Go runtime runs every package init, and the jail init, which runs only
+# its C constructor), so this is a floor of every login's CPU. Prints CPU ms per exec (user + system,
 # from the children's rusage), page faults per exec, the ratios to hello,
 # and GODEBUG=inittrace=1's package-init totals (ms, bytes, allocations)
 # for each binary, a mean of 10. loginjail-session is the one beside

@@ -7,8 +7,10 @@
 # A process's role comes from its place under the listener: the listener
 # itself; the per-connection process (a child of the listener that
 # exec'd); for loginjail the jail init (a process under a per-connection
-# process that exec'd the loginjail binary again), its Go setup child (a
-# fork of the init that never exec'd), and everything under the init (the
+# process that exec'd the loginjail binary again), "jail setup" for a fork
+# of the init that never exec'd (a dial helper now; until the setup moved
+# into init's C, the Go setup child of every login), and everything under
+# the init (the
 # user's shell and command); for OpenSSH every sshd process of the
 # connection (privsep children included); any other program a server
 # process ran is "helpers" (PAM's, unix_chkpwd, …). Samples of processes

@@ -36,7 +36,7 @@ var Verbs = map[string]func(args []string) int{
 
 // Main is loginjail-session's main: it never returns.
 func Main() {
-	// The jail init (and its Go setup child): dispatched before flags,
+	// The jail init (and its Go dial helpers): dispatched before flags,
 	// config or logging exist, as in loginjail.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		jail.Init()
