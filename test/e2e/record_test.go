@@ -269,8 +269,10 @@ func TestSshdWatch(t *testing.T) {
 	u := testutil.NewUser(t, "sshdwatch")
 	s.authorize(u, "")
 	m := newTmux(t, "ssh -t "+strings.Join(s.keyArgs(u.Name), " "))
-	m.send("echo READY")
-	m.waitFor("READY")
+	// Typed before ssh has the terminal raw, the line is echoed locally:
+	// only the shell's arithmetic shows the session is live.
+	m.send("echo READY-$((40+2))")
+	m.waitFor("READY-42")
 	sess := s.session(u)
 	sink := newSyslogSink(t)
 
@@ -323,8 +325,8 @@ func TestSshdTimeouts(t *testing.T) {
 	u := testutil.NewUser(t, "sshdidle")
 	s.authorize(u, "")
 	m := newTmux(t, "ssh -t "+strings.Join(s.keyArgs(u.Name), " "))
-	m.send("echo IDLE-READY")
-	m.waitFor("IDLE-READY")
+	m.send("echo IDLE-READY-$((40+2))")
+	m.waitFor("IDLE-READY-42")
 	sess := s.session(u)
 	m.waitFor("this session ends in 2 seconds (idle timeout)")
 	m.waitFor("this session has ended (idle timeout)")
@@ -346,8 +348,8 @@ func TestSshdTimeouts(t *testing.T) {
 	y := testutil.NewUser(t, "sshdbusy")
 	s.authorize(y, "")
 	m3 := newTmux(t, "ssh -t "+strings.Join(s.keyArgs(y.Name), " "))
-	m3.send("echo BUSY-READY")
-	m3.waitFor("BUSY-READY")
+	m3.send("echo BUSY-READY-$((40+2))")
+	m3.waitFor("BUSY-READY-42")
 	for i := 0; i < 8; i++ {
 		time.Sleep(time.Second)
 		m3.send("true")
