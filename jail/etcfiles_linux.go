@@ -129,7 +129,11 @@ func (r *rootfs) readRootFile(path string) (string, error) {
 	}
 	top := "/"
 	if !r.hostMode() {
-		top = filepath.Clean(r.spec.Rootfs)
+		// As the kernel names it: the image dir may sit under a symlink.
+		var err error
+		if top, err = filepath.EvalSymlinks(r.spec.Rootfs); err != nil {
+			return "", err
+		}
 	}
 	fd, err := openInRoot(top, path, unix.O_PATH)
 	if errors.Is(err, unix.ENOENT) {
