@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -183,6 +184,24 @@ void cinit_become_go(void)
 	longjmp(go_jmp, 1);
 }
 
+// release_setup_stack gives back the stack pages the setup touched below
+// the caller's frame: resolving paths in the root takes some 36 KiB of
+// stack at its deepest, which PID 1, living as long as the session, would
+// otherwise keep (issue 17 counts init's memory per session). Nothing
+// below this frame is live in the single-threaded init; the kernel keeps
+// a guard gap below the stack, so the range holds no other mapping, and
+// madvise skips the part not mapped (its ENOMEM is expected).
+static void __attribute__((noinline)) release_setup_stack(void)
+{
+	char here;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t top = ((uintptr_t)&here - 4096) & ~(page - 1);
+	uintptr_t span = 256 * 1024;
+
+	if (madvise((void *)(top - span), span, MADV_DONTNEED) < 0 && errno != ENOMEM)
+		cinit_log("WARN", "release the setup's stack", errno);
+}
+
 void cinit_main(int ctl)
 {
 	int keepalive, plan_fd, lower;
@@ -194,6 +213,7 @@ void cinit_main(int ctl)
 	close(plan_fd);
 	if (lower >= 0)
 		close(lower);
+	release_setup_stack();
 	// Re-executed through /proc/self/exe it would be "exe" in ps.
 	prctl(PR_SET_NAME, "loginjail-init", 0, 0, 0);
 	// Nothing of the caller's environment belongs in the jail.
