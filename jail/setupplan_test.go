@@ -88,7 +88,9 @@ func TestPlanOrder(t *testing.T) {
 	if stepIndex(p, func(s planStep) bool { return s.code == opMountInRoot && s.a == "/root" }) >= 0 {
 		t.Error("the host's /root is bound into the jail")
 	}
-	if stepIndex(p, func(s planStep) bool { return s.code == opChmod && s.num == 0o700 && strings.HasSuffix(s.a, "/root/root") }) < 0 {
+	if stepIndex(p, func(s planStep) bool {
+		return s.code == opChmod && s.num == 0o700 && strings.HasSuffix(s.a, "/root/root")
+	}) < 0 {
 		t.Error("no fresh 0700 /root")
 	}
 }
