@@ -288,6 +288,7 @@ idle() {
 	lpid=${!lpid}
 	sleep "$SETTLE"
 	before_av=$(mem_kb MemAvailable) before_slab=$(mem_kb Slab) before_ks=$(mem_kb KernelStack) before_pt=$(mem_kb PageTables)
+	cp /proc/slabinfo "$work/slabinfo.$name.$n.before"
 	log "$name: opening $n idle sessions"
 	for ((i = 0; i < n; i++)); do
 		ssh_to "$name" "${USERS[i % NUSERS]}" 'sleep 1800' </dev/null >/dev/null 2>>"$work/idle.err" &
@@ -309,6 +310,7 @@ idle() {
 	sleep "$SETTLE"
 	local av slab ks pt pss_conn=0 pss_init=0 pss_other=0 thr=0 nproc=0 p k s
 	av=$(mem_kb MemAvailable) slab=$(mem_kb Slab) ks=$(mem_kb KernelStack) pt=$(mem_kb PageTables)
+	cp /proc/slabinfo "$work/slabinfo.$name.$n.held"
 	for p in $(cg_procs "$name"); do
 		[ "$p" = "$lpid" ] && continue
 		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = sleep ] && continue
@@ -330,7 +332,8 @@ idle() {
 	record "$name" "idle $n: server PSS/session KiB" $(((pss_conn + pss_init + pss_other) / d)) "$split"
 	record "$name" "idle $n: processes/session (excl. sleep)" "$(awk -v a="$nproc" -v b="$d" 'BEGIN{printf "%.1f", a/b}')" ""
 	record "$name" "idle $n: threads/session (excl. sleep)" "$(awk -v a="$thr" -v b="$d" 'BEGIN{printf "%.1f", a/b}')" ""
-	record "$name" "idle $n: kernel Slab/session KiB" $(((slab - before_slab) / d)) ""
+	record "$name" "idle $n: kernel Slab/session KiB" $(((slab - before_slab) / d)) \
+		"top: $(awk -v n="$d" -v top=8 -f "$here/lib/slab_top.awk" "$work/slabinfo.$name.$n.before" "$work/slabinfo.$name.$n.held")"
 	record "$name" "idle $n: kernel KernelStack/session KiB" $(((ks - before_ks) / d)) ""
 	record "$name" "idle $n: kernel PageTables/session KiB" $(((pt - before_pt) / d)) ""
 	record "$name" "idle $n: listener PSS KiB (sessions open)" "$(pss_kb "$lpid")" ""
@@ -539,6 +542,6 @@ if [ -s "$work/jailstart.out" ]; then
 	cat "$work/jailstart.out"
 fi
 if [ -n "${BENCH_OUT:-}" ]; then
-	mkdir -p "$BENCH_OUT" && cp "$RES" "$work"/*.out "$work"/*.log "$BENCH_OUT"/ 2>/dev/null
+	mkdir -p "$BENCH_OUT" && cp "$RES" "$work"/*.out "$work"/*.log "$work"/slabinfo.* "$BENCH_OUT"/ 2>/dev/null
 fi
 true

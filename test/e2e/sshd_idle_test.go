@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +63,32 @@ func TestSshdIdleConnThreads(t *testing.T) {
 	}
 	t.Logf("idle per-connection processes' threads: %v (average %.2f)", counts, avg)
 	if avg > maxIdleConnThreads {
+		for _, pid := range conns {
+			t.Logf("pid %d: %s", pid, threadStates(pid))
+		}
 		t.Errorf("idle per-connection processes have %.2f threads on average (%v), want at most %.1f", avg, counts, maxIdleConnThreads)
 	}
+}
+
+// threadStates says where each thread of pid waits (tid, state, kernel
+// wait channel and syscall), for a failure's log.
+func threadStates(pid int) string {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, e := range ents {
+		wchan, _ := os.ReadFile(filepath.Join(dir, e.Name(), "wchan"))
+		sc, _ := os.ReadFile(filepath.Join(dir, e.Name(), "syscall"))
+		st, _ := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+		state := "?"
+		if _, rest, ok := strings.Cut(string(st), ") "); ok && rest != "" {
+			state = rest[:1]
+		}
+		nr, _, _ := strings.Cut(strings.TrimSpace(string(sc)), " ")
+		out = append(out, fmt.Sprintf("%s %s %s syscall %s", e.Name(), state, wchan, nr))
+	}
+	return strings.Join(out, "; ")
 }
