@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -238,4 +239,59 @@ func TestSshdPAMSession(t *testing.T) {
 	if out, serr, code := s.ssh(u, nil, "echo $LJT_FROM_PAM"); code != 0 || out != "pam-says-hi\n" {
 		t.Errorf("PAM environment in the jail: exit %d: %q %s", code, out, serr)
 	}
+}
+
+// TestSshdLoginuid: with pam_loginuid in the session stack, as Debian's
+// sshd has it, the jail's processes carry the user's audit loginuid, so
+// that auditd attributes what they do to the login. Read from the host:
+// inside the jail the host uid is not mapped.
+func TestSshdLoginuid(t *testing.T) {
+	s := newSSHD(t, "", "")
+	u := testutil.NewUser(t, "sshdauid")
+	s.authorize(u, "")
+	pamFile := fmt.Sprintf("/etc/pam.d/ljt-%d", os.Getpid())
+	if err := os.WriteFile(pamFile, []byte(pamStack+"session required pam_loginuid.so\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.startSSH(u, "echo ready; exec sleep 300")
+	var init int
+	for _, p := range s.e.ps() {
+		if p.User == u.Name {
+			init = p.Pid
+		}
+	}
+	if init <= 0 {
+		t.Fatalf("no session of %s in ps", u.Name)
+	}
+	want := strconv.Itoa(u.UID)
+	for _, pid := range append([]int{init}, childrenOf(t, init)...) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/loginuid", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(b)); got != want {
+			t.Errorf("pid %d (%s) has loginuid %s, want %s (the user's uid)", pid, procComm(pid), got, want)
+		}
+	}
+}
+
+// childrenOf lists pid's children (its main thread's).
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(f)
+		out = append(out, n)
+	}
+	return out
+}
+
+// procComm is pid's command name, for a message.
+func procComm(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
 }

@@ -240,6 +240,7 @@ func checkPerUser(t *testing.T, g *guest) {
 	p1 := g.background(t, 2222, "ljvm-bob", "sleep 600", "/tmp/ljvm-bob1.out")
 	p2 := g.background(t, 2222, "ljvm-bob", "sleep 600", "/tmp/ljvm-bob2.out")
 	ss := g.waitSessions(t, "ljvm-bob", 2)
+	g.checkLoginuid(t, "ljvm-bob", ss[0].PID)
 	cg1, cg2 := g.cgroupOf(t, ss[0].PID), g.cgroupOf(t, ss[1].PID)
 	v1, at1 := g.limitOf(t, cg1, "pids.max")
 	v2, at2 := g.limitOf(t, cg2, "pids.max")
@@ -254,6 +255,21 @@ func checkPerUser(t *testing.T, g *guest) {
 	g.gone(t, ss[1], cg2)
 	if at1 != "" {
 		g.waitFor(t, "per-user cgroup "+at1+" removed", fmt.Sprintf("[ ! -e %q ]", at1), 30*time.Second)
+	}
+}
+
+// checkLoginuid: the jail's init and its children carry the user's audit
+// loginuid (pam_loginuid in the session stack), so auditd attributes what
+// the jail does to the login. Read from the host: the jail does not map
+// the host uid.
+func (g *guest) checkLoginuid(t *testing.T, user string, initPID int) {
+	t.Helper()
+	want := strings.TrimSpace(g.sh(t, "id -u "+user))
+	out := g.sh(t, fmt.Sprintf(`for p in %d $(cat /proc/%d/task/%d/children); do echo "$p $(cat /proc/$p/comm) $(cat /proc/$p/loginuid)"; done`, initPID, initPID, initPID))
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) != 3 || f[2] != want {
+			t.Errorf("loginuid of %s's jail: %q (pid comm loginuid), want %s", user, line, want)
+		}
 	}
 }
 
@@ -409,6 +425,7 @@ systemctl reload ssh`)
 	// logout
 	pid := g.background(t, 22, "ljvm-pam", "sleep 600", "/tmp/ljvm-pam1.out")
 	s := g.waitSessions(t, "ljvm-pam", 1)[0]
+	g.checkLoginuid(t, "ljvm-pam", s.PID)
 	if out := g.sh(t, "loginctl list-sessions --no-legend"); !strings.Contains(out, "ljvm-pam") {
 		t.Errorf("loginctl does not list the PAM session: %q", out)
 	}
